@@ -1,0 +1,29 @@
+// The dtype table (ids, names, block geometry) exported to JS.
+#include "bitflash/dtypes.h"
+
+namespace bitflash {
+
+static const DTypeInfo kTable[] = {
+    {DType::f32, "f32", 1, 4},
+    {DType::f16, "f16", 1, 2},
+    {DType::i8, "i8", 1, 1},
+    {DType::u8, "u8", 1, 1},
+    {DType::i16, "i16", 1, 2},
+    {DType::i32, "i32", 1, 4},
+    {DType::q8_0, "q8_0", QK8_0, sizeof(block_q8_0)},
+    {DType::q4_0, "q4_0", QK4_0, sizeof(block_q4_0)},
+    {DType::q4_K, "q4_K", QK_K, sizeof(block_q4_K)},
+};
+
+const DTypeInfo* dtype_table(size_t* count) {
+  *count = sizeof(kTable) / sizeof(kTable[0]);
+  return kTable;
+}
+
+const DTypeInfo* dtype_info(DType t) {
+  for (const DTypeInfo& d : kTable)
+    if (d.id == t) return &d;
+  return nullptr;
+}
+
+}  // namespace bitflash
