@@ -1,0 +1,17 @@
+// The export list of the addon. Each Init* adds one family of functions (see the other files here).
+#include <napi.h>
+
+namespace bitflash::napi {
+void InitInfo(Napi::Env env, Napi::Object exports);
+void InitQuant(Napi::Env env, Napi::Object exports);
+void InitRoofline(Napi::Env env, Napi::Object exports);
+}  // namespace bitflash::napi
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  bitflash::napi::InitInfo(env, exports);
+  bitflash::napi::InitQuant(env, exports);
+  bitflash::napi::InitRoofline(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(bitflash, Init)

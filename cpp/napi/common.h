@@ -1,0 +1,141 @@
+// Shared Node-API helpers: error conversion, typed-array access with checks, and the async job
+// that runs native work on libuv's pool and settles a Promise. Only this layer touches Napi.
+#pragma once
+#include <napi.h>
+
+#include <functional>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bitflash/error.h"
+
+namespace bitflash::napi {
+
+inline Napi::Error make_error(Napi::Env env, const char* code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+// Runs `body`, turning every C++ exception into a JS exception with a `code` (never a crash).
+template <class F>
+Napi::Value guard(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const Error& e) {
+    throw make_error(env, e.code(), e.what());
+  } catch (const std::bad_alloc&) {
+    throw make_error(env, kErrNoMem, "bitflash: out of memory");
+  } catch (const std::exception& e) {
+    throw make_error(env, kErrInternal, std::string("bitflash: internal error: ") + e.what());
+  } catch (...) {
+    throw make_error(env, kErrInternal, "bitflash: internal error");
+  }
+}
+
+#define BF_EXPORT(exports, name, fn)                                                          \
+  exports.Set(name, Napi::Function::New(                                                      \
+                        exports.Env(),                                                        \
+                        [](const Napi::CallbackInfo& info) -> Napi::Value {                   \
+                          return ::bitflash::napi::guard(info.Env(), [&] { return fn(info); }); \
+                        },                                                                    \
+                        name))
+
+inline void arg_count(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n)
+    fail(kErrArg, std::string(fn) + ": expected " + std::to_string(n) + " arguments, received " +
+                      std::to_string(info.Length()));
+}
+
+template <class T>
+struct Span {
+  T* data;
+  size_t length;  // elements
+};
+
+// A view over a TypedArray of exactly element type T (honours byteOffset / length; no copy).
+template <class T>
+Span<T> typed(const Napi::Value& v, napi_typedarray_type type, const char* what) {
+  if (!v.IsTypedArray()) fail(kErrArg, std::string(what) + ": expected a TypedArray");
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != type) fail(kErrArg, std::string(what) + ": wrong TypedArray element type");
+  Napi::ArrayBuffer ab = ta.ArrayBuffer();
+  const size_t off = ta.ByteOffset(), len = ta.ByteLength();
+  if (off + len > ab.ByteLength() || off + len < off) fail(kErrArg, std::string(what) + ": view out of its buffer");
+  if (len > 0 && ab.Data() == nullptr) fail(kErrArg, std::string(what) + ": detached buffer");
+  return {reinterpret_cast<T*>(static_cast<uint8_t*>(ab.Data()) + off), len / sizeof(T)};
+}
+
+inline double number(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) fail(kErrArg, std::string(what) + ": expected a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+// Async job: `work` runs on a libuv worker thread and must not touch any Napi value; `done`
+// builds the resolved value on the main thread. Values passed in `keep` stay referenced (not
+// collected) until the job settles.
+class Job : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+
+  static Napi::Promise start(Napi::Env env, const char* name, Work work, Done done,
+                             const std::vector<Napi::Value>& keep = {}) {
+    Job* job = new Job(env, name, std::move(work), std::move(done));
+    for (const Napi::Value& v : keep)
+      if (v.IsObject()) job->keep_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    Napi::Promise p = job->deferred_.Promise();
+    job->Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const Error& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::bad_alloc&) {
+      code_ = kErrNoMem;
+      SetError("bitflash: out of memory");
+    } catch (const std::exception& e) {
+      code_ = kErrInternal;
+      SetError(std::string("bitflash: internal error: ") + e.what());
+    } catch (...) {
+      code_ = kErrInternal;
+      SetError("bitflash: internal error");
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const Error& e) {
+      deferred_.Reject(make_error(env, e.code(), e.what()).Value());
+    } catch (...) {
+      deferred_.Reject(make_error(env, kErrInternal, "bitflash: internal error").Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
+  }
+
+ private:
+  Job(Napi::Env env, const char* name, Work work, Done done)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+        done_(std::move(done)) {}
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Done done_;
+  std::vector<Napi::ObjectReference> keep_;
+  const char* code_ = kErrInternal;
+};
+
+}  // namespace bitflash::napi

@@ -1,0 +1,36 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+describe.runIf(existsSync(cli))('bitflash CLI (dist build)', () => {
+  it('info --json reports version, CPU features, kernels and threads', () => {
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8' }));
+    expect(out.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(out.cpu.paths).toContain('scalar');
+    expect(out.kernels.length).toBeGreaterThan(0);
+    expect(out.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('info honours BITFLASH_ISA', () => {
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'info', '--json'], { encoding: 'utf8', env: { ...process.env, BITFLASH_ISA: 'scalar' } }));
+    expect(out.isa.active).toBe('scalar');
+    expect(out.kernels.every((k: { isa: string }) => k.isa === 'scalar')).toBe(true);
+  });
+
+  it('bench roofline --quick --json prints every ceiling', () => {
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'bench', 'roofline', '--quick', '--json', '--threads', '1'], { encoding: 'utf8' }));
+    expect(out.rows.map((r: { ceiling: string }) => r.ceiling)).toEqual(expect.arrayContaining(['dram-read', 'int8-peak', 'f32-peak']));
+  });
+
+  it('unknown commands and bad ISA names fail with a clear message and exit code', () => {
+    const r = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown command/);
+    const bad = spawnSync(process.execPath, [cli, 'info'], { encoding: 'utf8', env: { ...process.env, BITFLASH_ISA: 'sse9' } });
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/BITFLASH_ISA/);
+  });
+});

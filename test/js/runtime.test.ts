@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { cpuFeatures, getThreads, kernelChoices, physicalCores, setIsa, setThreads, ISAS } from '../../lib/index.js';
+import { native } from '../../lib/binding.js';
+
+describe('CPU features and the ISA cap', () => {
+  const f = cpuFeatures();
+
+  it('reports the architecture, flags and the paths this CPU runs', () => {
+    expect(['x64', 'arm64']).toContain(f.arch);
+    expect(f.paths[0]).toBe('scalar');
+    expect(f.paths).toContain(f.best);
+    for (const p of f.paths) expect(ISAS).toContain(p);
+    if (f.arch === 'x64') {
+      expect(f.paths.includes('avx2')).toBe(f.flags.avx2 === true && f.flags.fma === true && f.flags.f16c === true);
+      if (f.flags.avx512vnni) expect(f.flags.avx512f).toBe(true);
+    }
+  });
+
+  // The qemu run (qemu-x86_64 -cpu Nehalem: cpuid shows no AVX) sets BITFLASH_EXPECT_ISA=scalar.
+  it.runIf(process.env.BITFLASH_EXPECT_ISA)('chooses the path the environment expects', () => {
+    expect(f.best).toBe(process.env.BITFLASH_EXPECT_ISA);
+    expect(f.active).toBe(process.env.BITFLASH_EXPECT_ISA);
+    for (const k of kernelChoices()) expect(k.isa).toBe(process.env.BITFLASH_EXPECT_ISA);
+  });
+
+  it.runIf(process.env.BITFLASH_EXPECT_SANITIZED)('runs the sanitizer build', () => {
+    expect(native.sanitized).toBe(true);
+  });
+
+  it('setIsa caps every op and restores', () => {
+    const cap = f.cap;
+    try {
+      for (const p of f.paths) {
+        expect(setIsa(p)).toBe(p);
+        for (const k of kernelChoices()) {
+          // no op may run a path above the cap; ops without a kernel for p fall back below it
+          expect(f.paths.indexOf(k.isa)).toBeLessThanOrEqual(f.paths.indexOf(p));
+        }
+      }
+      expect(setIsa('scalar')).toBe('scalar');
+      expect(kernelChoices().every((k) => k.kernel.endsWith('__ref'))).toBe(true);
+    } finally {
+      setIsa(cap);
+    }
+    expect(() => setIsa('sse9' as 'avx2')).toThrow(RangeError);
+    expect(() => setIsa(3 as unknown as 'avx2')).toThrow(TypeError);
+  });
+});
+
+describe('threads', () => {
+  it('defaults to the physical cores and can be changed', () => {
+    const def = getThreads();
+    expect(physicalCores()).toBeGreaterThanOrEqual(1);
+    try {
+      expect(setThreads(3)).toBe(3);
+      expect(getThreads()).toBe(3);
+      expect(setThreads(0)).toBe(process.env.BITFLASH_THREADS ? Number(process.env.BITFLASH_THREADS) : physicalCores());
+    } finally {
+      setThreads(def);
+    }
+    expect(() => setThreads(-1)).toThrow(RangeError);
+    expect(() => setThreads(1.5)).toThrow(RangeError);
+    expect(() => setThreads('2' as unknown as number)).toThrow(TypeError);
+  });
+});
