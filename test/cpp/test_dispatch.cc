@@ -1,7 +1,9 @@
 // CPU detection and the ISA cap.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "bitflash/dispatch.h"
 #include "bitflash/error.h"
@@ -43,4 +45,12 @@ TEST_CASE("cpu features are consistent") {
 #endif
   CHECK(cpu_supports(Isa::scalar));
   CHECK(!chosen_kernels().empty());
+}
+
+// scripts/test-arm64.sh and the qemu x86 run set BITFLASH_EXPECT_ISA to the path the emulated
+// CPU model must select (cortex-a53 -> neon, cortex-a76 -> dotprod, max -> i8mm, Nehalem -> scalar).
+TEST_CASE("the detected best path matches the emulated CPU model") {
+  const char* want = std::getenv("BITFLASH_EXPECT_ISA");
+  if (!want || !*want) return;
+  CHECK(std::string(isa_name(best_supported_isa())) == want);
 }
