@@ -3,26 +3,21 @@
 # into a temporary folder whose PATH has node and npm but no compiler and no cmake, import it and
 # call a kernel (sync and async) and the CLI.
 set -euo pipefail
-root=$(pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 tgz=$(npm pack --silent --pack-destination "$work" | tail -n 1)
-echo "pack-check: $tgz ($(du -h "$work/$tgz" | cut -f1))"
-tar -tzf "$work/$tgz" | grep -q 'package/prebuilds/linux-x64/node.napi.glibc.node' || { echo "pack-check: the tarball has no linux-x64 prebuild" >&2; exit 1; }
-if tar -tzf "$work/$tgz" | grep -q 'package/build/'; then echo "pack-check: build/ leaked into the tarball" >&2; exit 1; fi
+echo "pack-check: $tgz, $(du -h "$work/$tgz" | cut -f1)"
+tar -tzf "$work/$tgz" > "$work/list"
+plat="linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')"
+grep -q "package/prebuilds/$plat/node.napi.glibc.node" "$work/list" || { echo "pack-check: the tarball has no $plat prebuild" >&2; exit 1; }
+if grep -q 'package/build' "$work/list"; then echo "pack-check: build output leaked into the tarball" >&2; exit 1; fi
 
-bin="$work/bin"; mkdir -p "$bin"
-ln -s "$(command -v node)" "$bin/node"
-ln -s "$(command -v npm)" "$bin/npm"
-for t in sh env; do ln -s "$(command -v $t)" "$bin/$t"; done
-export PATH="$bin"
-for t in cmake cc gcc g++ c++ clang make; do
-  if command -v "$t" >/dev/null 2>&1; then echo "pack-check: $t is still on PATH" >&2; exit 1; fi
-done
-mkdir "$work/app" && cd "$work/app"
-echo '{"name":"app","version":"1.0.0","type":"module","private":true}' > package.json
-npm install --no-audit --no-fund "$work/$tgz" >/dev/null
-cat > check.mjs <<'JS'
+# A PATH with node and npm (and the shell npm runs scripts with), nothing that compiles.
+bin="$work/bin"
+mkdir -p "$bin" "$work/app"
+for t in node npm sh env; do ln -s "$(command -v $t)" "$bin/$t"; done
+echo '{"name":"app","version":"1.0.0","type":"module","private":true}' > "$work/app/package.json"
+cat > "$work/app/check.mjs" <<'JS'
 import { quantizeBlocksSync, quantizeBlocks, dequantizeBlocksSync, cpuFeatures, kernelChoices } from 'bitflash';
 const x = new Float32Array(64).map((_, i) => (i - 31.5) / 8);
 const q = quantizeBlocksSync(x, 'q8_0');
@@ -31,7 +26,23 @@ if (q.length !== 68 || Buffer.compare(Buffer.from(q), Buffer.from(qa)) !== 0) th
 const y = dequantizeBlocksSync(q, 'q8_0');
 const err = Math.max(...x.map((v, i) => Math.abs(v - y[i])));
 if (!(err < 0.02)) throw new Error(`round trip error ${err}`);
-console.log(`pack-check: installed package works (active path ${cpuFeatures().active}, ${kernelChoices()[0].kernel}, max error ${err.toFixed(4)})`);
+console.log(`pack-check: the installed package works (active path ${cpuFeatures().active}, ${kernelChoices()[0].kernel}, max error ${err.toFixed(4)})`);
 JS
-node check.mjs
-./node_modules/.bin/bitflash info | head -3
+(
+  cd "$work/app"
+  export PATH="$bin"
+  for t in cmake cc gcc g++ c++ clang make; do
+    if command -v "$t" >/dev/null 2>&1; then echo "pack-check: $t is still on PATH" >&2; exit 1; fi
+  done
+  npm install --no-audit --no-fund "$work/$tgz"
+  node check.mjs
+  node node_modules/bitflash/dist/cli/main.js info
+)
+
+# Without a fitting binary, the import fails with one clear message that says how to build.
+rm -rf "$work/app/node_modules/bitflash/prebuilds"
+if (cd "$work/app" && PATH="$bin" node check.mjs) 2> "$work/err"; then
+  echo "pack-check: import without a prebuild should fail" >&2; exit 1
+fi
+grep -q 'no native binary fits this machine' "$work/err" && grep -q 'npx cmake-js compile' "$work/err" || { cat "$work/err" >&2; exit 1; }
+echo "pack-check: without a prebuild the import fails with the build-from-source message"

@@ -16,10 +16,10 @@ uint64_t read_sum__ref(const uint8_t* p, size_t bytes) {
 }
 
 double i8_peak__ref(uint64_t iters, int64_t* sink) {
-  int32_t a[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  uint32_t a[8] = {0, 1, 2, 3, 4, 5, 6, 7};  // unsigned: wraps instead of overflowing on long runs
   int8_t w = 3, x = 1;
   for (uint64_t i = 0; i < iters; i++) {
-    for (int c = 0; c < 8; c++) a[c] += static_cast<int32_t>(w) * x;
+    for (int c = 0; c < 8; c++) a[c] += static_cast<uint32_t>(w * x);
     __asm__ volatile("" : "+r"(w), "+r"(x));
   }
   int64_t s = 0;

@@ -16,8 +16,8 @@ uint64_t read_sum__avx2(const uint8_t* p, size_t bytes) {
     s3 = _mm256_add_epi64(s3, _mm256_load_si256(v + i + 3));
   }
   s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
-  return static_cast<uint64_t>(_mm256_extract_epi64(s0, 0) + _mm256_extract_epi64(s0, 1) +
-                               _mm256_extract_epi64(s0, 2) + _mm256_extract_epi64(s0, 3));
+  return static_cast<uint64_t>(_mm256_extract_epi64(s0, 0)) + static_cast<uint64_t>(_mm256_extract_epi64(s0, 1)) +
+         static_cast<uint64_t>(_mm256_extract_epi64(s0, 2)) + static_cast<uint64_t>(_mm256_extract_epi64(s0, 3));
 }
 
 double i8_peak__avx2(uint64_t iters, int64_t* sink) {

@@ -4,6 +4,23 @@
 #include "bitflash/roofline.h"
 
 namespace bitflash {
+namespace {
+// Wrap-around horizontal sums (GCC's _mm512_reduce_add_* use signed C adds, UB on overflow).
+inline uint64_t hsum_u64(__m512i v) {
+  alignas(64) uint64_t l[8];
+  _mm512_store_si512(l, v);
+  uint64_t s = 0;
+  for (int i = 0; i < 8; i++) s += l[i];
+  return s;
+}
+inline uint32_t hsum_u32(__m512i v) {
+  alignas(64) uint32_t l[16];
+  _mm512_store_si512(l, v);
+  uint32_t s = 0;
+  for (int i = 0; i < 16; i++) s += l[i];
+  return s;
+}
+}  // namespace
 
 uint64_t read_sum__avx512(const uint8_t* p, size_t bytes) {
   const __m512i* v = reinterpret_cast<const __m512i*>(p);
@@ -16,7 +33,7 @@ uint64_t read_sum__avx512(const uint8_t* p, size_t bytes) {
     s3 = _mm512_add_epi64(s3, _mm512_load_si512(v + i + 3));
   }
   s0 = _mm512_add_epi64(_mm512_add_epi64(s0, s1), _mm512_add_epi64(s2, s3));
-  return static_cast<uint64_t>(_mm512_reduce_add_epi64(s0));
+  return hsum_u64(s0);
 }
 
 double i8_peak__avx512vnni(uint64_t iters, int64_t* sink) {
@@ -28,7 +45,7 @@ double i8_peak__avx512vnni(uint64_t iters, int64_t* sink) {
     __asm__ volatile("" : "+v"(w), "+v"(x));
   }
   for (int c = 1; c < C; c++) a[0] = _mm512_add_epi32(a[0], a[c]);
-  *sink = _mm512_reduce_add_epi32(a[0]);
+  *sink = hsum_u32(a[0]);
   return 64.0 * 2 * C * static_cast<double>(iters);
 }
 
