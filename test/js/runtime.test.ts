@@ -63,3 +63,24 @@ describe('threads', () => {
     expect(() => setThreads('2' as unknown as number)).toThrow(TypeError);
   });
 });
+
+describe('thread pool idles without spinning', () => {
+  it('uses (almost) no CPU while idle after a parallel job', async () => {
+    const def = getThreads();
+    try {
+      setThreads(Math.max(2, def));
+      await native.measureI8Peak(getThreads(), 0.02, 1); // wakes every worker
+      await new Promise((r) => setTimeout(r, 50));
+      const before = process.cpuUsage();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 500));
+      const wall = performance.now() - t0;
+      const used = process.cpuUsage(before);
+      const cpuMs = (used.user + used.system) / 1000;
+      // A spinning worker would burn ~wall ms of CPU per thread; sleeping ones burn ~0.
+      expect(cpuMs).toBeLessThan(wall * 0.2);
+    } finally {
+      setThreads(def);
+    }
+  });
+});
