@@ -11,14 +11,12 @@ describe('async calls run off the main thread', () => {
       if (running) setImmediate(spin);
     };
     setImmediate(spin);
-    const t0 = performance.now();
     const m = await native.measureI8Peak(1, 0.3, 1);
     running = false;
-    const ms = performance.now() - t0;
     expect(m.best).toBeGreaterThan(0);
-    expect(ms).toBeGreaterThan(200);
-    // If the job ran on the main thread, no setImmediate callback could run until it ended.
-    expect(ticks).toBeGreaterThan(20);
+    // If the job ran on the main thread, the loop could not turn until it ended: at most one
+    // setImmediate callback would have run. Free, it turns thousands of times in ~0.3 s.
+    expect(ticks).toBeGreaterThan(10);
   });
 
   it('native argument errors of async calls throw with a code', () => {
