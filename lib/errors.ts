@@ -31,7 +31,12 @@ export class BitflashIOError extends BitflashError {
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_BITFLASH_IO', message, options); }
 }
 export class BitflashFormatError extends BitflashError {
-  constructor(message: string, options?: { cause?: unknown }) { super('ERR_BITFLASH_FORMAT', message, options); }
+  /** Byte offset in the file where the problem was found, when known. */
+  readonly offset: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; offset?: number }) {
+    super('ERR_BITFLASH_FORMAT', message, options);
+    this.offset = options?.offset;
+  }
 }
 export class BitflashBudgetError extends BitflashError {
   constructor(message: string, options?: { cause?: unknown }) { super('ERR_BITFLASH_BUDGET', message, options); }
