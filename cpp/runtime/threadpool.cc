@@ -90,8 +90,9 @@ struct ThreadPool::Impl {
     }
   }
 
-  void worker_main(unsigned idx) {
-    uint64_t seen = 0;
+  // `seen` starts at the generation current when the worker was created: a worker started by
+  // set_threads() must not take part in (or count itself out of) a job that ended before it existed.
+  void worker_main(unsigned idx, uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(mu);
@@ -110,7 +111,8 @@ struct ThreadPool::Impl {
 
   void start(unsigned total) {
     stop = false;
-    for (unsigned i = 0; i + 1 < total; i++) workers.emplace_back([this, i] { worker_main(i); });
+    const uint64_t gen = generation;
+    for (unsigned i = 0; i + 1 < total; i++) workers.emplace_back([this, i, gen] { worker_main(i, gen); });
   }
 
   void shutdown() {

@@ -65,3 +65,16 @@ TEST_CASE("max_threads limits the workers") {
 }
 
 TEST_CASE("physical cores is positive") { CHECK(physical_cores() >= 1); }
+
+TEST_CASE("resizing between jobs never lets a new worker join a finished job") {
+  // Regression: workers created by set_threads() used to start from generation 0, wake at once,
+  // run the previous job's bookkeeping and corrupt the pending count (an intermittent hang).
+  ThreadPool& pool = ThreadPool::global();
+  for (int round = 0; round < 300; round++) {
+    pool.set_threads(1 + round % 4);
+    std::atomic<int> count{0};
+    pool.parallel_for(7, [&](size_t, unsigned) { count++; });
+    CHECK(count.load() == 7);
+  }
+  pool.set_threads(0);
+}
