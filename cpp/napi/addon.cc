@@ -5,12 +5,14 @@ namespace bitflash::napi {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitQuant(Napi::Env env, Napi::Object exports);
 void InitRoofline(Napi::Env env, Napi::Object exports);
+void InitGraph(Napi::Env env, Napi::Object exports);
 }  // namespace bitflash::napi
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitflash::napi::InitInfo(env, exports);
   bitflash::napi::InitQuant(env, exports);
   bitflash::napi::InitRoofline(env, exports);
+  bitflash::napi::InitGraph(env, exports);
   return exports;
 }
 

@@ -23,6 +23,7 @@ inline constexpr const char* kErrBudget = "ERR_BITFLASH_BUDGET";
 inline constexpr const char* kErrNoMem = "ERR_BITFLASH_NOMEM";
 inline constexpr const char* kErrUnsupported = "ERR_BITFLASH_UNSUPPORTED";
 inline constexpr const char* kErrInternal = "ERR_BITFLASH_INTERNAL";
+inline constexpr const char* kErrDisposed = "ERR_BITFLASH_DISPOSED";
 
 [[noreturn]] inline void fail(const char* code, const std::string& msg) { throw Error(code, msg); }
 #define BITFLASH_CHECK(cond, code, msg) \

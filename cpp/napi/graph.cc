@@ -1,0 +1,183 @@
+// Compiled model plans: a native Plan object wrapping the executor. Weights stay owned by the JS
+// typed arrays the spec names (referenced here so they live as long as the plan). A step runs as
+// one async job; a plan runs one step at a time (its KV cache is state), and dispose() during a
+// step frees the executor when that step ends.
+#include <atomic>
+#include <cmath>
+#include <memory>
+
+#include "bitflash/graph.h"
+#include "common.h"
+
+namespace bitflash::napi {
+namespace {
+
+using graph::Executor;
+using graph::OpCode;
+using graph::OpSpec;
+using graph::PlanSpec;
+
+int int_field(const Napi::Object& o, const char* k, int def, int lo, int hi) {
+  Napi::Value v = o.Get(k);
+  if (v.IsUndefined()) return def;
+  const double d = number(v, k);
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<int64_t>(d)))
+    fail(kErrArg, std::string("plan: ") + k + " must be an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+  return static_cast<int>(d);
+}
+double num_field(const Napi::Object& o, const char* k, double def) {
+  Napi::Value v = o.Get(k);
+  if (v.IsUndefined()) return def;
+  const double d = number(v, k);
+  if (!std::isfinite(d)) fail(kErrArg, std::string("plan: ") + k + " must be finite");
+  return d;
+}
+
+class Plan : public Napi::ObjectWrap<Plan> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Plan",
+                       {InstanceMethod("step", &Plan::Step), InstanceMethod("stepSync", &Plan::StepSync),
+                        InstanceMethod("dispose", &Plan::Dispose), InstanceAccessor("bytesHeld", &Plan::BytesHeld, nullptr),
+                        InstanceAccessor("disposed", &Plan::Disposed, nullptr)});
+  }
+
+  explicit Plan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Plan>(info) {
+    guard(info.Env(), [&]() -> Napi::Value {
+      arg_count(info, 1, "Plan");
+      if (!info[0].IsObject()) fail(kErrArg, "Plan: expected a plan object");
+      build(info[0].As<Napi::Object>());
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  void build(const Napi::Object& o) {
+    PlanSpec s;
+    s.max_tokens = static_cast<size_t>(int_field(o, "maxTokens", 1, 1, 1 << 20));
+    s.n_ctx = static_cast<size_t>(int_field(o, "nCtx", 0, 0, 1 << 24));
+    s.n_layers = int_field(o, "nLayers", 0, 0, 4096);
+    s.kv_cols = static_cast<size_t>(int_field(o, "kvCols", 0, 0, 1 << 20));
+    s.kv_f16 = o.Get("kvType").IsString() && o.Get("kvType").As<Napi::String>().Utf8Value() == "f16";
+    s.output_slot = int_field(o, "output", -1, -1, 1 << 30);
+    Napi::Value ws = o.Get("weights"), ss = o.Get("slots"), os = o.Get("ops");
+    if (!ws.IsArray() || !ss.IsArray() || !os.IsArray()) fail(kErrArg, "plan: weights, slots and ops must be arrays");
+    Napi::Array wa = ws.As<Napi::Array>(), sa = ss.As<Napi::Array>(), oa = os.As<Napi::Array>();
+    for (uint32_t i = 0; i < wa.Length(); i++) {
+      if (!wa.Get(i).IsObject()) fail(kErrArg, "plan: weight entries must be objects");
+      Napi::Object w = wa.Get(i).As<Napi::Object>();
+      graph::WeightSpec spec;
+      spec.dtype = static_cast<DType>(int_field(w, "dtype", -1, 0, 255));
+      spec.n = static_cast<size_t>(num_field(w, "n", 0));
+      spec.k = static_cast<size_t>(num_field(w, "k", 0));
+      Napi::Value data = w.Get("data");
+      if (!data.IsTypedArray()) fail(kErrArg, "plan: weight data must be a TypedArray");
+      Napi::TypedArray ta = data.As<Napi::TypedArray>();
+      Napi::ArrayBuffer ab = ta.ArrayBuffer();
+      if (ta.ByteOffset() + ta.ByteLength() > ab.ByteLength()) fail(kErrArg, "plan: weight view out of its buffer");
+      spec.data = static_cast<uint8_t*>(ab.Data()) + ta.ByteOffset();
+      spec.bytes = ta.ByteLength();
+      keep_.push_back(Napi::Persistent(data.As<Napi::Object>()));
+      s.weights.push_back(spec);
+    }
+    for (uint32_t i = 0; i < sa.Length(); i++) {
+      if (!sa.Get(i).IsObject()) fail(kErrArg, "plan: slot entries must be objects");
+      Napi::Object so = sa.Get(i).As<Napi::Object>();
+      graph::SlotSpec spec;
+      spec.cols = static_cast<size_t>(int_field(so, "cols", 0, 1, 1 << 26));
+      spec.single_row = so.Get("singleRow").ToBoolean();
+      s.slots.push_back(spec);
+    }
+    for (uint32_t i = 0; i < oa.Length(); i++) {
+      if (!oa.Get(i).IsObject()) fail(kErrArg, "plan: op entries must be objects");
+      Napi::Object op = oa.Get(i).As<Napi::Object>();
+      OpSpec spec;
+      spec.op = static_cast<OpCode>(int_field(op, "op", 0, 0, 100));
+      spec.a = int_field(op, "a", -1, -1, 1 << 30);
+      spec.b = int_field(op, "b", -1, -1, 1 << 30);
+      spec.c = int_field(op, "c", -1, -1, 1 << 30);
+      spec.out = int_field(op, "out", -1, -1, 1 << 30);
+      spec.w = int_field(op, "w", -1, -1, 1 << 30);
+      spec.layer = int_field(op, "layer", -1, -1, 1 << 20);
+      spec.heads = int_field(op, "heads", 0, 0, 1 << 16);
+      spec.kv_heads = int_field(op, "kvHeads", 0, 0, 1 << 16);
+      spec.head_dim = int_field(op, "headDim", 0, 0, 1 << 16);
+      spec.n_rot = int_field(op, "nRot", 0, 0, 1 << 16);
+      spec.rope_mode = int_field(op, "ropeMode", 0, 0, 8);
+      spec.eps = static_cast<float>(num_field(op, "eps", 0));
+      spec.rope_base = static_cast<float>(num_field(op, "ropeBase", 10000));
+      spec.rope_freq_scale = static_cast<float>(num_field(op, "ropeFreqScale", 1));
+      spec.attn_scale = static_cast<float>(num_field(op, "attnScale", 0));
+      s.ops.push_back(spec);
+    }
+    exec_ = std::make_shared<Executor>(std::move(s));
+  }
+
+  struct StepArgs {
+    Span<int32_t> tokens;
+    Span<float> out;
+    size_t pos0;
+  };
+
+  StepArgs args(const Napi::CallbackInfo& info, const char* fn) {
+    if (!exec_) fail(kErrDisposed, std::string(fn) + ": the plan is disposed");
+    arg_count(info, 3, fn);
+    StepArgs a;
+    a.tokens = typed<int32_t>(info[0], napi_int32_array, fn);
+    const double p = number(info[1], fn);
+    if (!(p >= 0 && p <= 1e12) || p != static_cast<double>(static_cast<int64_t>(p))) fail(kErrArg, std::string(fn) + ": pos must be a non-negative integer");
+    a.pos0 = static_cast<size_t>(p);
+    a.out = typed<float>(info[2], napi_float32_array, fn);
+    return a;
+  }
+
+  Napi::Value StepSync(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      StepArgs a = args(info, "stepSync");
+      if (busy_->load()) fail(kErrArg, "stepSync: a step of this plan is already running");
+      exec_->step(a.tokens.data, a.tokens.length, a.pos0, a.out.data, a.out.length);
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      StepArgs a = args(info, "step");
+      bool expected = false;
+      if (!busy_->compare_exchange_strong(expected, true)) fail(kErrArg, "step: a step of this plan is already running");
+      std::shared_ptr<Executor> ex = exec_;
+      std::shared_ptr<std::atomic<bool>> busy = busy_;
+      return Job::start(
+          info.Env(), "bitflash.plan.step",
+          [ex, a, busy] {
+            struct Clear {
+              std::shared_ptr<std::atomic<bool>> b;
+              ~Clear() { b->store(false); }
+            } clear{busy};
+            ex->step(a.tokens.data, a.tokens.length, a.pos0, a.out.data, a.out.length);
+          },
+          nullptr, {info[0], info[2], Value()});
+    });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    exec_.reset();  // a running step keeps its own reference; memory goes when it ends
+    keep_.clear();  // the job keeps the plan object (and so nothing) alive: see Step's keep list
+    return info.Env().Undefined();
+  }
+
+  Napi::Value BytesHeld(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), exec_ ? static_cast<double>(exec_->bytes_held()) : 0.0);
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !exec_); }
+
+  std::shared_ptr<Executor> exec_;
+  std::shared_ptr<std::atomic<bool>> busy_ = std::make_shared<std::atomic<bool>>(false);
+  std::vector<Napi::ObjectReference> keep_;
+};
+
+}  // namespace
+
+void InitGraph(Napi::Env env, Napi::Object exports) { exports.Set("Plan", Plan::Define(env)); }
+
+}  // namespace bitflash::napi
