@@ -1,0 +1,144 @@
+// Low-bit matmul kernels, AVX2 + FMA + F16C (no VNNI).
+// int8 x int8 is exact through int16: both operands sign-extended (vpmovsxbw) and vpmaddwd, whose pair
+// sums are at most 2 * 128 * 128 = 32768 in int32: no saturation, -128 included on both sides (the
+// maddubs sign trick would overflow for -128 * -128 pairs and for u8 activations, so it is not used).
+// 4-bit x int8 uses vpmaddubsw(nibble 0..15, x): pair sums <= 2 * 15 * 128 = 3840, exact.
+#include <immintrin.h>
+
+#include "../../ref/matmul-kernels.h"
+
+namespace bitflash {
+namespace mm {
+namespace {
+
+constexpr int kS8Off = 0;
+
+inline __m256i dot_s8(__m256i acc, __m256i w, const int8_t* x) {
+  const __m256i wl = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(w));
+  const __m256i wh = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(w, 1));
+  const __m256i xl = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x)));
+  const __m256i xh = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + 16)));
+  return _mm256_add_epi32(acc, _mm256_add_epi32(_mm256_madd_epi16(wl, xl), _mm256_madd_epi16(wh, xh)));
+}
+inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
+  const __m256i p = _mm256_maddubs_epi16(nib, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+inline __m256i lane_sums(const int8_t* x) {
+  const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
+  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+#include "matmul-gemv-body.inc"
+
+// Packed GEMM, 4 activation rows x 8 weight rows (half a 16-row tile), 4 k per step.
+// 32 packed bytes = 8 rows x 4 k; widened to int16 (rows 0-3, rows 4-7); x's 4 values broadcast as int16;
+// vpmaddwd gives (k0k1, k2k3) partial sums per row, folded with vphaddd at the end of each block.
+template <int M, bool I32>
+inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t i0, size_t t, int half,
+                      void* yv, size_t ldy) {
+  __m256 facc[M];
+  __m256i tot[M];
+  for (int i = 0; i < M; i++) {
+    facc[i] = _mm256_setzero_ps();
+    tot[i] = _mm256_setzero_si256();
+  }
+  for (size_t b = 0; b < kb; b++) {
+    const uint8_t* pb = tiles + (t * kb + b) * PB;
+    __m256i lo[M], hi[M];
+    for (int i = 0; i < M; i++) lo[i] = hi[i] = _mm256_setzero_si256();
+    for (int kq = 0; kq < 8; kq++) {
+      const __m128i* wp = reinterpret_cast<const __m128i*>(pb + 64 + kq * 64 + half * 32);
+      const __m256i wl = _mm256_cvtepi8_epi16(_mm_loadu_si128(wp));
+      const __m256i wh = _mm256_cvtepi8_epi16(_mm_loadu_si128(wp + 1));
+      for (int i = 0; i < M; i++) {
+        int32_t x4;
+        __builtin_memcpy(&x4, a.q + (i0 + i) * kb * 32 + b * 32 + kq * 4, 4);
+        const __m256i xv = _mm256_cvtepi8_epi16(_mm_set1_epi32(x4));  // x0..x3 repeated as int16
+        lo[i] = _mm256_add_epi32(lo[i], _mm256_madd_epi16(wl, xv));
+        hi[i] = _mm256_add_epi32(hi[i], _mm256_madd_epi16(wh, xv));
+      }
+    }
+    const __m256 dw = _mm256_loadu_ps(reinterpret_cast<const float*>(pb) + half * 8);
+    for (int i = 0; i < M; i++) {
+      const __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[i], hi[i]), 0xd8);
+      if (I32) {
+        tot[i] = _mm256_add_epi32(tot[i], s);
+      } else {
+        const __m256 sc = _mm256_mul_ps(dw, _mm256_set1_ps(a.d[(i0 + i) * kb + b]));
+        facc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, facc[i]);
+      }
+    }
+  }
+  const size_t c0 = t * NR + half * 8;
+  const size_t cols = n - c0 < 8 ? n - c0 : 8;
+  for (int i = 0; i < M; i++) {
+    if (I32) {
+      int32_t* y = static_cast<int32_t*>(yv) + (i0 + i) * ldy + c0;
+      if (cols == 8) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), tot[i]);
+      } else {
+        alignas(32) int32_t tmp[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), tot[i]);
+        for (size_t c = 0; c < cols; c++) y[c] = tmp[c];
+      }
+    } else {
+      float* y = static_cast<float*>(yv) + (i0 + i) * ldy + c0;
+      if (cols == 8) {
+        _mm256_storeu_ps(y, facc[i]);
+      } else {
+        alignas(32) float tmp[8];
+        _mm256_store_ps(tmp, facc[i]);
+        for (size_t c = 0; c < cols; c++) y[c] = tmp[c];
+      }
+    }
+  }
+}
+
+template <bool I32>
+void gemm(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0, size_t t1,
+          void* y, size_t ldy) {
+  for (size_t t = t0; t < t1; t++)
+    for (int half = 0; half < 2; half++) {
+      if (t * NR + half * 8 >= n) break;
+      size_t i = m0;
+      for (; i + 4 <= m1; i += 4) gemm_tile<4, I32>(tiles, kb, n, a, i, t, half, y, ldy);
+      switch (m1 - i) {
+        case 3: gemm_tile<3, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
+        case 2: gemm_tile<2, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
+        case 1: gemm_tile<1, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
+        default: break;
+      }
+    }
+}
+
+}  // namespace
+
+void act_q8_quant__avx2(const float* x, size_t k, int8_t* q, float* d, int32_t* s) { act_quant(x, k, q, d, s); }
+void q8_0_q8_gemv__avx2(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y, size_t ldy) {
+  gemv_f32<0>(w, a, m, n0, n1, y, ldy);
+}
+void q4_0_q8_gemv__avx2(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y, size_t ldy) {
+  gemv_f32<1>(w, a, m, n0, n1, y, ldy);
+}
+void i8c_q8_gemv__avx2(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y, size_t ldy) {
+  gemv_f32<2>(w, a, m, n0, n1, y, ldy);
+}
+void i4g_q8_gemv__avx2(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y, size_t ldy) {
+  gemv_f32<3>(w, a, m, n0, n1, y, ldy);
+}
+void i8c_q8_gemv_i32__avx2(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, int32_t* y, size_t ldy) {
+  gemv_i32(w, a, m, n0, n1, y, ldy);
+}
+void x8p_q8_gemm__avx2(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0,
+                       size_t t1, float* y, size_t ldy) {
+  gemm<false>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy);
+}
+void x8p_q8_gemm_i32__avx2(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
+                           size_t t0, size_t t1, int32_t* y, size_t ldy) {
+  gemm<true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy);
+}
+
+}  // namespace mm
+}  // namespace bitflash

@@ -1,0 +1,395 @@
+// Low-bit matmul: every kernel variant the host runs against the scalar reference, on shapes derived
+// from the tiles (GEMV 1x4 rows x 2 activation rows; GEMM 8x16 / 4x8), integer outputs bit-exact,
+// float outputs within matmul_f32_tolerance of a float64 evaluation of the same quantized product.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../cpp/ref/matmul-kernels.h"
+#include "bitflash/error.h"
+#include "bitflash/isa.h"
+#include "bitflash/matmul.h"
+#include "bitflash/quant.h"
+
+using namespace bitflash;
+
+namespace {
+
+std::vector<Isa> host_isas() {
+  std::vector<Isa> v;
+  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
+    if (cpu_supports(i)) v.push_back(i);
+  return v;
+}
+struct CapGuard {
+  Isa saved = isa_cap();
+  ~CapGuard() { set_isa_cap(saved); }
+};
+
+// Owned weights with a view that may be strided (pad bytes per row) and offset (front bytes).
+struct OwnedW {
+  std::vector<uint8_t> buf;
+  std::vector<float> scales;
+  std::vector<uint8_t> zp;
+  WeightView v;
+};
+
+enum class Fill { random, max_pos, max_neg };
+
+OwnedW make_w(DType dt, size_t n, size_t k, int group, bool with_zp, size_t pad, size_t front, Fill fill,
+              std::mt19937& rng) {
+  OwnedW o;
+  WeightView& v = o.v;
+  v.dtype = dt;
+  v.n = n;
+  v.k = k;
+  v.group = dt == DType::i4g ? group : 0;
+  size_t rb = 0;
+  switch (dt) {
+    case DType::q8_0: rb = k / 32 * 34; break;
+    case DType::q4_0: rb = k / 32 * 18; break;
+    case DType::i8c: rb = k; break;
+    default: rb = (k + group - 1) / group * (group / 2);
+  }
+  v.row_stride = pad ? rb + pad : 0;
+  const size_t stride = rb + pad;
+  o.buf.assign(front + (n - 1) * stride + rb, 0);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_real_distribution<float> sc(0.001f, 0.05f);
+  for (auto& b : o.buf) b = static_cast<uint8_t>(byte(rng));
+  uint8_t* base = o.buf.data() + front;
+  for (size_t r = 0; r < n; r++) {
+    uint8_t* row = base + r * stride;
+    if (dt == DType::q8_0 || dt == DType::q4_0) {
+      const size_t bs = dt == DType::q8_0 ? 34 : 18;
+      for (size_t b = 0; b < k / 32; b++) {
+        const fp16_t d = f32_to_fp16((byte(rng) & 1 ? -1.0f : 1.0f) * sc(rng));
+        std::memcpy(row + b * bs, &d, 2);
+        if (fill != Fill::random)
+          std::memset(row + b * bs + 2, dt == DType::q8_0 ? (fill == Fill::max_pos ? 0x7f : 0x80) : (fill == Fill::max_pos ? 0xff : 0x00), bs - 2);
+      }
+    } else if (fill != Fill::random) {
+      std::memset(row, dt == DType::i8c ? (fill == Fill::max_pos ? 0x7f : 0x80) : (fill == Fill::max_pos ? 0xff : 0x00), rb);
+    }
+  }
+  v.data = base;
+  v.data_bytes = o.buf.size() - front;
+  if (dt == DType::i8c) {
+    o.scales.resize(n);
+    for (auto& s : o.scales) s = sc(rng);
+  } else if (dt == DType::i4g) {
+    const size_t gpr = (k + group - 1) / group;
+    o.scales.resize(n * gpr);
+    for (auto& s : o.scales) s = (byte(rng) & 1 ? -1.0f : 1.0f) * sc(rng);
+    if (with_zp) {
+      o.zp.resize(n * ((gpr + 1) / 2));
+      for (auto& z : o.zp) z = static_cast<uint8_t>(byte(rng));
+      v.zero_points = o.zp.data();
+      v.zero_points_len = o.zp.size();
+    }
+  }
+  v.scales = o.scales.empty() ? nullptr : o.scales.data();
+  v.scales_len = o.scales.size();
+  return o;
+}
+
+mm::WK to_wk(const WeightView& v) {
+  mm::WK w{};
+  w.dtype = v.dtype;
+  w.n = v.n;
+  w.k = v.k;
+  w.data = static_cast<const uint8_t*>(v.data);
+  size_t rb = v.dtype == DType::q8_0 ? v.k / 32 * 34 : v.dtype == DType::q4_0 ? v.k / 32 * 18 : v.dtype == DType::i8c ? v.k : (v.k + v.group - 1) / v.group * (v.group / 2);
+  w.stride = v.row_stride ? v.row_stride : rb;
+  w.scales = v.scales;
+  w.group = static_cast<size_t>(v.group);
+  w.gpr = v.group ? (v.k + v.group - 1) / v.group : 0;
+  w.zp = v.zero_points;
+  w.zp_stride = (w.gpr + 1) / 2;
+  return w;
+}
+
+// float64 value of the quantized product and the magnitude s = sum_b |dw dx| sum_j |wq_j xq_j| for the tolerance.
+void exact_f64(const WeightView& v, const float* x, size_t m, size_t ldx, std::vector<double>& e, std::vector<double>& s) {
+  const mm::WK w = to_wk(v);
+  const size_t kb = (v.k + 31) / 32;
+  std::vector<int8_t> q(kb * 32);
+  std::vector<float> d(kb);
+  std::vector<int32_t> bs(kb);
+  e.assign(m * v.n, 0.0);
+  s.assign(m * v.n, 0.0);
+  int8_t wq[32];
+  for (size_t i = 0; i < m; i++) {
+    mm::act_q8_quant__ref(x + i * ldx, v.k, q.data(), d.data(), bs.data());
+    for (size_t r = 0; r < v.n; r++)
+      for (size_t b = 0; b < kb; b++) {
+        float dw;
+        mm::weight_block(w, r, b, wq, &dw);
+        int64_t is = 0, ia = 0;
+        for (int j = 0; j < 32; j++) {
+          is += wq[j] * q[b * 32 + j];
+          ia += std::abs(wq[j] * q[b * 32 + j]);
+        }
+        const double sc = static_cast<double>(dw) * d[b];
+        e[i * v.n + r] += sc * static_cast<double>(is);
+        s[i * v.n + r] += std::fabs(sc) * static_cast<double>(ia);
+      }
+  }
+}
+
+std::string dname(DType t) {
+  return t == DType::q8_0 ? "q8_0" : t == DType::q4_0 ? "q4_0" : t == DType::i8c ? "i8c" : "i4g";
+}
+
+// One f32 case: every ISA, unpacked and packed, against the f64 value within the tolerance.
+void check_f32_case(DType dt, size_t m, size_t n, size_t k, int group, bool zp, size_t pad, size_t front, uint32_t seed) {
+  CapGuard g;
+  std::mt19937 rng(seed);
+  OwnedW w = make_w(dt, n, k, group, zp, pad, front, Fill::random, rng);
+  const size_t ldx = k + (seed % 3), ldy = n + (seed % 2);
+  std::vector<float> x(m * ldx);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (auto& v : x) v = nd(rng);
+  std::vector<double> e, s;
+  exact_f64(w.v, x.data(), m, ldx, e, s);
+  const size_t kb = (k + 31) / 32;
+  std::vector<uint8_t> packed(pack_size(w.v, m) + 64);
+  uint8_t* pk = packed.data() + (64 - reinterpret_cast<uintptr_t>(packed.data()) % 64) % 64;
+  pack(w.v, pk, pack_size(w.v, m));
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+      const std::string kname = matmul_kernel_name(dt, use_pack && m >= matmul_gemm_min_m() ? MatMulPath::gemm : MatMulPath::gemv);
+      if (isa != Isa::scalar) REQUIRE(kname.find(std::string("__") + isa_name(isa)) != std::string::npos);
+      std::vector<float> y(m * ldy, 12345.0f);
+      matmul_f32(w.v, use_pack ? pk : nullptr, use_pack ? pack_size(w.v, m) : 0, x.data(), x.size(), m, ldx, y.data(), y.size(), ldy);
+      for (size_t i = 0; i < m; i++) {
+        for (size_t r = 0; r < n; r++) {
+          const double tol = matmul_f32_tolerance(kb, s[i * n + r]);
+          const double err = std::fabs(static_cast<double>(y[i * ldy + r]) - e[i * n + r]);
+          if (!(err <= tol)) {
+            FAIL_CHECK("kernel " << kname << " dtype " << dname(dt) << " m=" << m << " n=" << n << " k=" << k
+                                 << " group=" << group << " zp=" << zp << " seed=" << seed << " at (" << i << "," << r
+                                 << "): got " << y[i * ldy + r] << " want " << e[i * n + r] << " tol " << tol);
+            return;
+          }
+        }
+        for (size_t r = n; r < ldy; r++) CHECK(y[i * ldy + r] == 12345.0f);  // padding untouched
+      }
+    }
+  }
+}
+
+// Integer pipeline: bit-exact across ISAs, unpacked and packed, against a plain int64 loop.
+void check_i32_case(size_t m, size_t n, size_t k, bool u8, Fill wfill, int xfill, size_t pad, uint32_t seed) {
+  CapGuard g;
+  std::mt19937 rng(seed);
+  OwnedW w = make_w(DType::i8c, n, k, 0, false, pad, 3, wfill, rng);
+  const size_t ldx = k + 1;
+  std::vector<uint8_t> x(m * ldx);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& v : x) v = xfill < 0 ? static_cast<uint8_t>(byte(rng)) : static_cast<uint8_t>(xfill);
+  std::vector<int32_t> want(m * n);
+  const mm::WK wk = to_wk(w.v);
+  for (size_t i = 0; i < m; i++)
+    for (size_t r = 0; r < n; r++) {
+      int64_t acc = 0;
+      const int8_t* wr = reinterpret_cast<const int8_t*>(wk.data + r * wk.stride);
+      for (size_t j = 0; j < k; j++) acc += (u8 ? static_cast<int64_t>(x[i * ldx + j]) : static_cast<int64_t>(static_cast<int8_t>(x[i * ldx + j]))) * wr[j];
+      want[i * n + r] = static_cast<int32_t>(acc);
+    }
+  std::vector<uint8_t> packed(pack_size(w.v, m));
+  pack(w.v, packed.data(), packed.size());
+  Q8Acts a;
+  a.data = x.data();
+  a.is_unsigned = u8;
+  a.len = x.size();
+  a.ld = ldx;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+      std::vector<int32_t> y(m * n, 0x5a5a5a5a);
+      matmul_i32(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, a, m, y.data(), y.size(), n);
+      const bool ok = std::memcmp(y.data(), want.data(), y.size() * 4) == 0;
+      CHECK_MESSAGE(ok, "isa " << isa_name(isa) << " packed " << use_pack << " m=" << m << " n=" << n << " k=" << k
+                               << " u8=" << u8 << " seed=" << seed);
+      if (!ok) return;
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("matmul_f32: tile-derived shapes, every dtype, every host ISA, packed and unpacked") {
+  uint32_t seed = 100;
+  const size_t ms[] = {1, 2, 3, 4, 5, 8, 9, 16};
+  const size_t ns[] = {1, 3, 4, 5, 8, 9, 16, 17, 32};
+  for (DType dt : {DType::q8_0, DType::q4_0, DType::i8c, DType::i4g}) {
+    for (size_t m : ms)
+      for (size_t n : ns) {
+        check_f32_case(dt, m, n, 64, 32, seed & 1, seed % 3 == 0 ? 5 : 0, seed % 2, seed);
+        seed++;
+      }
+    for (size_t k : {32, 96, 256}) check_f32_case(dt, 3, 17, k, 64, true, 0, 0, seed++);
+  }
+  for (size_t k : {1, 31, 33, 97}) check_f32_case(DType::i8c, 5, 9, k, 0, false, 3, 1, seed++);
+  for (int group : {32, 64, 128})
+    for (size_t k : {31, 33, 97, 200}) {
+      check_f32_case(DType::i4g, 4, 7, k, group, true, 0, 0, seed++);
+      check_f32_case(DType::i4g, 9, 18, k, group, false, 2, 1, seed++);
+    }
+  check_f32_case(DType::q4_0, 2, 20, 4096, 0, false, 0, 0, seed++);
+  check_f32_case(DType::q8_0, 17, 33, 1024, 0, false, 0, 0, seed++);
+}
+
+TEST_CASE("matmul_i32: bit-exact, extremes, deep k, i8 and u8 activations") {
+  uint32_t seed = 7;
+  for (size_t m : {1, 2, 3, 4, 5, 8, 9, 16})
+    for (size_t n : {1, 4, 5, 8, 15, 16, 17, 32}) {
+      check_i32_case(m, n, 64, seed & 1, Fill::random, -1, seed % 3, seed);
+      seed++;
+    }
+  for (size_t k : {1, 31, 33, 97}) check_i32_case(5, 9, k, k & 1, Fill::random, -1, 1, seed++);
+  // extremes: all -128 x all -128 (the largest positive products), 127 x -128, u8 255 x -128, deep k
+  check_i32_case(1, 5, 32768, false, Fill::max_neg, 0x80, 0, seed++);
+  check_i32_case(9, 17, 32768, false, Fill::max_neg, 0x80, 0, seed++);
+  check_i32_case(9, 17, 32800, false, Fill::max_pos, 0x80, 0, seed++);
+  check_i32_case(9, 17, 65536, true, Fill::max_neg, 0xff, 0, seed++);  // -2^31 + 2^23: near the int32 floor
+  check_i32_case(4, 3, 40000, true, Fill::random, -1, 0, seed++);
+}
+
+TEST_CASE("matmul_q8: i8 / u8 activations with scales and zero points match the f32 reference") {
+  CapGuard g;
+  std::mt19937 rng(99);
+  for (DType dt : {DType::q8_0, DType::q4_0, DType::i8c, DType::i4g}) {
+    for (bool u8 : {false, true}) {
+      const size_t m = 9, n = 19, k = 128;
+      OwnedW w = make_w(dt, n, k, 64, true, 0, 0, Fill::random, rng);
+      std::vector<uint8_t> x(m * k);
+      for (auto& v : x) v = static_cast<uint8_t>(rng());
+      x[0] = 0x80;  // -128 for i8
+      std::vector<float> sx(m);
+      std::vector<int32_t> zp(m);
+      for (size_t i = 0; i < m; i++) {
+        sx[i] = 0.01f * static_cast<float>(i + 1);
+        zp[i] = u8 ? static_cast<int32_t>(rng() % 256) : static_cast<int32_t>(rng() % 256) - 128;
+      }
+      Q8Acts a;
+      a.data = x.data();
+      a.is_unsigned = u8;
+      a.len = x.size();
+      a.ld = k;
+      a.scales = sx.data();
+      a.scales_len = m;
+      a.zero_points = zp.data();
+      a.zero_points_len = m;
+      // float64 truth from the dequantized weights
+      std::vector<float> wd(n * k);
+      const mm::WK wk = to_wk(w.v);
+      for (size_t r = 0; r < n; r++)
+        for (size_t b = 0; b < k / 32; b++) {
+          int8_t q[32];
+          float dw;
+          mm::weight_block(wk, r, b, q, &dw);
+          for (int j = 0; j < 32; j++) wd[r * k + b * 32 + j] = dw * q[j];
+        }
+      std::vector<uint8_t> packed(pack_size(w.v, m));
+      pack(w.v, packed.data(), packed.size());
+      for (Isa isa : host_isas()) {
+        set_isa_cap(isa);
+        for (int use_pack = 0; use_pack < 2; use_pack++) {
+          std::vector<float> y(m * n);
+          matmul_q8(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, a, m, y.data(), y.size(), n);
+          for (size_t i = 0; i < m; i++)
+            for (size_t r = 0; r < n; r++) {
+              double t = 0, s = 0;
+              for (size_t j = 0; j < k; j++) {
+                const int xv = u8 ? x[i * k + j] : static_cast<int8_t>(x[i * k + j]);
+                const double p = static_cast<double>(wd[r * k + j]) * sx[i] * (xv - zp[i]);
+                t += p;
+                s += std::fabs(static_cast<double>(wd[r * k + j]) * sx[i]) * (std::abs(xv) + 256.0);
+              }
+              const double tol = matmul_f32_tolerance(k / 32 + 2, s);
+              CHECK_MESSAGE(std::fabs(y[i * n + r] - t) <= tol, "isa " << isa_name(isa) << " dtype " << dname(dt) << " u8 " << u8
+                                                                     << " packed " << use_pack << " (" << i << "," << r << ")");
+            }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("matmul: error paths") {
+  std::mt19937 rng(5);
+  OwnedW w = make_w(DType::q4_0, 8, 64, 0, false, 0, 0, Fill::random, rng);
+  std::vector<float> x(2 * 64, 1.0f), y(2 * 8);
+  auto arg_error = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.code()) == kErrArg;
+    }
+    return false;
+  };
+  CHECK_NOTHROW(matmul_f32(w.v, nullptr, 0, x.data(), x.size(), 2, 64, y.data(), y.size(), 8));
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), x.size() - 1, 2, 64, y.data(), y.size(), 8); }));  // short x
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), x.size(), 2, 64, y.data(), y.size() - 1, 8); }));  // short y
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), x.size(), 0, 64, y.data(), y.size(), 8); }));      // m = 0
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), x.size(), 2, 63, y.data(), y.size(), 8); }));      // ldx < k
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), x.size(), 2, 64, y.data(), y.size(), 7); }));      // ldy < n
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), SIZE_MAX, SIZE_MAX / 2, SIZE_MAX / 4, y.data(), y.size(), 8); }));  // overflow
+  x[5] = INFINITY;
+  CHECK(arg_error([&] { matmul_f32(w.v, nullptr, 0, x.data(), x.size(), 2, 64, y.data(), y.size(), 8); }));  // non-finite
+  x[5] = 1.0f;
+  WeightView bad = w.v;
+  bad.data_bytes -= 1;
+  CHECK(arg_error([&] { matmul_f32(bad, nullptr, 0, x.data(), x.size(), 2, 64, y.data(), y.size(), 8); }));  // short weights
+  bad = w.v;
+  bad.k = 48;
+  CHECK(arg_error([&] { validate_weights(bad); }));  // k % 32
+  bad = w.v;
+  bad.row_stride = 10;
+  CHECK(arg_error([&] { validate_weights(bad); }));  // stride < row
+  bad = w.v;
+  bad.n = 0;
+  CHECK(arg_error([&] { validate_weights(bad); }));
+  bad = w.v;
+  bad.dtype = DType::f32;
+  CHECK(arg_error([&] { validate_weights(bad); }));
+  // i8c scales and i4g group
+  OwnedW c = make_w(DType::i8c, 4, 33, 0, false, 0, 0, Fill::random, rng);
+  c.scales[2] = -1.0f;
+  CHECK(arg_error([&] { validate_weights(c.v); }));
+  c.scales[2] = NAN;
+  CHECK(arg_error([&] { validate_weights(c.v); }));
+  c.scales[2] = 1.0f;
+  c.v.scales_len = 3;
+  CHECK(arg_error([&] { validate_weights(c.v); }));
+  OwnedW g4 = make_w(DType::i4g, 4, 64, 32, true, 0, 0, Fill::random, rng);
+  WeightView gb = g4.v;
+  gb.group = 48;
+  CHECK(arg_error([&] { validate_weights(gb); }));
+  gb = g4.v;
+  gb.zero_points_len = 1;
+  CHECK(arg_error([&] { validate_weights(gb); }));
+  // matmul_i32 wants i8c; packed must match
+  Q8Acts a;
+  std::vector<int8_t> xi(2 * 64);
+  a.data = xi.data();
+  a.len = xi.size();
+  a.ld = 64;
+  std::vector<int32_t> yi(16);
+  CHECK(arg_error([&] { matmul_i32(w.v, nullptr, 0, a, 2, yi.data(), yi.size(), 8); }));
+  CHECK(arg_error([&] { matmul_q8(w.v, nullptr, 0, a, 2, y.data(), y.size(), 8); }));  // scales missing
+  std::vector<uint8_t> pk(pack_size(w.v, 8));
+  pack(w.v, pk.data(), pk.size());
+  CHECK(arg_error([&] { matmul_f32(w.v, pk.data(), pk.size() - 1, x.data(), x.size(), 2, 64, y.data(), y.size(), 8); }));
+  OwnedW w2 = make_w(DType::q4_0, 9, 64, 0, false, 0, 0, Fill::random, rng);
+  std::vector<float> y2(2 * 9);
+  CHECK(arg_error([&] { matmul_f32(w2.v, pk.data(), pk.size(), x.data(), x.size(), 2, 64, y2.data(), y2.size(), 9); }));
+  CHECK(arg_error([&] { pack(w.v, pk.data(), pk.size() - 1); }));
+}
