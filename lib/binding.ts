@@ -25,6 +25,27 @@ export interface NativeCpuFeatures {
   best: string;
 }
 
+/** Weights as the native matmul reads them (built from a QTensor by lib/ops/matmul.ts). */
+export interface NativeWeights {
+  dtype: number;
+  n: number;
+  k: number;
+  data: Uint8Array;
+  scales?: Float32Array | undefined;
+  zeroPoints?: Uint8Array | undefined;
+  group?: number | undefined;
+}
+
+/** Opaque handle to packed weights in native memory (a type-tagged External). */
+export interface NativePacked {
+  readonly __bitflashPacked: unique symbol;
+}
+
+export interface NativeMatmulInfo {
+  gemmMinM: number;
+  kernels: Record<'q8_0' | 'q4_0' | 'i8c' | 'i4g', { gemv: string; gemm: string }>;
+}
+
 export interface NativeBinding {
   cpuFeatures(): NativeCpuFeatures;
   getIsa(): { cap: string; active: string };
@@ -40,6 +61,36 @@ export interface NativeBinding {
   quantizeQ8_0(src: Float32Array, dst: Uint8Array): Promise<void>;
   dequantizeQ8_0Sync(src: Uint8Array, dst: Float32Array): void;
   dequantizeQ8_0(src: Uint8Array, dst: Float32Array): Promise<void>;
+
+  quantizeQ4_0Sync(src: Float32Array, dst: Uint8Array): void;
+  quantizeQ4_0(src: Float32Array, dst: Uint8Array): Promise<void>;
+  dequantizeQ4_0Sync(src: Uint8Array, dst: Float32Array): void;
+  dequantizeQ4_0(src: Uint8Array, dst: Float32Array): Promise<void>;
+  dequantizeQ4_KSync(src: Uint8Array, dst: Float32Array): void;
+  dequantizeQ4_K(src: Uint8Array, dst: Float32Array): Promise<void>;
+  quantizeI8cSync(x: Float32Array, n: number, k: number, q: Int8Array, scales: Float32Array): void;
+  quantizeI8c(x: Float32Array, n: number, k: number, q: Int8Array, scales: Float32Array): Promise<void>;
+  dequantizeI8cSync(q: Int8Array, scales: Float32Array, n: number, k: number, y: Float32Array): void;
+  dequantizeI8c(q: Int8Array, scales: Float32Array, n: number, k: number, y: Float32Array): Promise<void>;
+  quantizeI4gSync(x: Float32Array, n: number, k: number, group: number, symmetric: boolean, data: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null): void;
+  quantizeI4g(x: Float32Array, n: number, k: number, group: number, symmetric: boolean, data: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null): Promise<void>;
+  dequantizeI4gSync(data: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null, n: number, k: number, group: number, y: Float32Array): void;
+  dequantizeI4g(data: Uint8Array, scales: Float32Array, zeroPoints: Uint8Array | null, n: number, k: number, group: number, y: Float32Array): Promise<void>;
+
+  matmulF32Sync(w: NativeWeights, packed: NativePacked | null, x: Float32Array, m: number, ldx: number, y: Float32Array, ldy: number): void;
+  matmulF32(w: NativeWeights, packed: NativePacked | null, x: Float32Array, m: number, ldx: number, y: Float32Array, ldy: number): Promise<void>;
+  matmulQ8Sync(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, xScales: Float32Array, xZeroPoints: Int32Array | null, y: Float32Array, ldy: number): void;
+  matmulQ8(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, xScales: Float32Array, xZeroPoints: Int32Array | null, y: Float32Array, ldy: number): Promise<void>;
+  matmulI32Sync(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, y: Int32Array, ldy: number): void;
+  matmulI32(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, y: Int32Array, ldy: number): Promise<void>;
+  packWeightsSync(w: NativeWeights): NativePacked;
+  packWeights(w: NativeWeights): Promise<NativePacked>;
+  /** Releases packed memory now (a running job keeps its own reference until it settles). */
+  freePacked(p: NativePacked): void;
+  /** Bytes held by a packed handle; 0 once freed. */
+  packedBytes(p: NativePacked): number;
+  matmulInfo(): NativeMatmulInfo;
+  matmulTolerance(nb: number, s: number): number;
 
   measureReadBandwidth(bytes: number, threads: number, reps: number): Promise<NativeMeasure>;
   measureI8Peak(threads: number, seconds: number, reps: number): Promise<NativeMeasure>;

@@ -10,10 +10,16 @@ export const DTYPES = {
   q8_0: { id: 8, blockElems: 32, blockBytes: 34 },
   q4_0: { id: 9, blockElems: 32, blockBytes: 18 },
   q4_K: { id: 12, blockElems: 256, blockBytes: 144 },
+  /** Per-channel int8 weights: n x k int8 plus n f32 scales (geometry of the data bytes only). */
+  i8c: { id: 20, blockElems: 1, blockBytes: 1 },
+  /** Grouped int4 in onnxruntime MatMulNBits layout: two nibbles a byte; f32 scales and optional zero points beside. */
+  i4g: { id: 21, blockElems: 2, blockBytes: 1 },
 } as const;
 
 export type DType = keyof typeof DTYPES;
 export type BlockDType = 'q8_0' | 'q4_0' | 'q4_K';
+/** Weight formats a QTensor holds. */
+export type QDType = 'q8_0' | 'q4_0' | 'q4_K' | 'i8c' | 'i4g';
 
 /** Bytes needed for `elements` values of `dtype` (elements must be a multiple of the block size). */
 export function byteSize(dtype: DType, elements: number): number {

@@ -13,7 +13,39 @@ export {
   errorCodes,
   type BitflashErrorCode,
 } from './errors.js';
-export { DTYPES, byteSize, type DType, type BlockDType } from './dtypes.js';
+export { DTYPES, byteSize, type DType, type BlockDType, type QDType } from './dtypes.js';
+export {
+  Tensor,
+  QTensor,
+  PackedWeights,
+  qtensorSizes,
+  type TensorDType,
+  type TensorArrays,
+  type TensorArray,
+  type ArrayOf,
+  type DTypeOf,
+  type TensorViewOptions,
+  type QTensorDType,
+  type MatmulDType,
+  type I4Group,
+  type MatMulNBitsWeights,
+  type PerChannelWeights,
+} from './tensor.js';
+export { quantize, quantizeSync, dequantize, dequantizeSync, type QuantizeDType, type QuantizeOptions } from './ops/quantize.js';
+export {
+  matmul,
+  matmulSync,
+  pack,
+  packSync,
+  matmulInfo,
+  matmulTolerance,
+  type MatmulOptions,
+  type MatmulQ8Options,
+  type MatmulI32Options,
+  type MatmulInfo,
+  type Int8Tensor,
+  type F32Input,
+} from './ops/matmul.js';
 export {
   ISAS,
   cpuFeatures,

@@ -5,6 +5,8 @@ namespace bitflash::napi {
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitQuant(Napi::Env env, Napi::Object exports);
 void InitRoofline(Napi::Env env, Napi::Object exports);
+void InitQuantLowbit(Napi::Env env, Napi::Object exports);
+void InitMatmul(Napi::Env env, Napi::Object exports);
 void InitGraph(Napi::Env env, Napi::Object exports);
 }  // namespace bitflash::napi
 
@@ -12,6 +14,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitflash::napi::InitInfo(env, exports);
   bitflash::napi::InitQuant(env, exports);
   bitflash::napi::InitRoofline(env, exports);
+  bitflash::napi::InitQuantLowbit(env, exports);
+  bitflash::napi::InitMatmul(env, exports);
   bitflash::napi::InitGraph(env, exports);
   return exports;
 }

@@ -13,6 +13,10 @@ static const DTypeInfo kTable[] = {
     {DType::q8_0, "q8_0", QK8_0, sizeof(block_q8_0)},
     {DType::q4_0, "q4_0", QK4_0, sizeof(block_q4_0)},
     {DType::q4_K, "q4_K", QK_K, sizeof(block_q4_K)},
+    // The two weight-only formats below keep their scales (and zero points) beside the data; the
+    // geometry here is that of the data bytes alone (i4g: two nibbles a byte, groups padded to full size).
+    {DType::i8c, "i8c", 1, 1},
+    {DType::i4g, "i4g", 2, 1},
 };
 
 const DTypeInfo* dtype_table(size_t* count) {

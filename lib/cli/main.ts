@@ -7,6 +7,8 @@ import { formatRoofline, measureRoofline } from '../roofline.js';
 import { version } from '../version.js';
 import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
+import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
+import type { MatmulDType } from '../tensor.js';
 
 const HELP = `bitflash ${version}: low-bit inference kernels for Node.js
 
@@ -18,6 +20,13 @@ Usage:
       --reps 5         repetitions (best and median are printed)
       --quick          small buffer and short runs (a smoke test, not a measurement)
       --json           machine-readable output
+  bitflash bench matmul [options]          low-bit matmul: GEMV GB/s and GEMM GOPS, roofline ratios, onnxruntime peers
+      --threads 1,2    thread counts (default: 1 and all)
+      --dtypes q8_0,q4_0,i8c,i4g   weight formats (default: all four)
+      --reps 5         timed passes (median reported; default 5, --quick 1)
+      --quick          one small shape, m in {1, 8}, 1 pass (a smoke test, not a measurement)
+      --json           print the JSON result instead of the table
+      --out FILE       where to write the JSON (default bench/results/matmul-<date>.json)
   bitflash --version | --help
 
 Environment: BITFLASH_ISA=scalar|avx2|avxvnni|avx512vnni|neon|dotprod|i8mm caps the kernel path;
@@ -75,6 +84,45 @@ async function benchRoofline(argv: string[]): Promise<void> {
   console.log(formatRoofline(r));
 }
 
+async function benchMatmulCmd(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      threads: { type: 'string' },
+      dtypes: { type: 'string' },
+      reps: { type: 'string' },
+      out: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const all: MatmulDType[] = ['q8_0', 'q4_0', 'i8c', 'i4g'];
+  const dtypes = values.dtypes ? (values.dtypes.split(',').map((d) => d.trim()) as MatmulDType[]) : all;
+  for (const d of dtypes) if (!all.includes(d)) throw new RangeError(`--dtypes must list ${all.join(', ')}, received ${JSON.stringify(d)}`);
+  const threads = values.threads ? parseList(values.threads) : [...new Set([1, getThreads()])];
+  const reps = values.reps ? parseList(values.reps)[0] : undefined;
+  const json = values.json === true;
+  const r = await benchMatmul({
+    quick: values.quick === true,
+    threads,
+    dtypes,
+    ...(reps !== undefined ? { reps } : {}),
+    log: json ? undefined : (s: string) => console.error(s),
+  });
+  const file = writeBenchMatmul(r, values.out);
+  if (json) {
+    console.log(JSON.stringify(r, null, 2));
+    return;
+  }
+  console.log(`bitflash bench matmul, ${r.date}, ${r.machine.cpu}, ${r.machine.arch}, active path ${r.machine.isa}${r.quick ? ' (--quick: smoke test only)' : ''}`);
+  console.log('\nRoofline (same run):');
+  console.log(formatRoofline(r.roofline));
+  console.log('');
+  console.log(formatBenchMatmul(r));
+  for (const n of r.notes) console.log(`\nnote: ${n}`);
+  console.log(`\nJSON: ${file}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -96,7 +144,11 @@ export async function main(argv: string[]): Promise<number> {
       await benchRoofline(opts);
       return 0;
     }
-    console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline`);
+    if (what === 'matmul') {
+      await benchMatmulCmd(opts);
+      return 0;
+    }
+    console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline, matmul`);
     return 2;
   }
   console.error(`bitflash: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);

@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -23,6 +25,23 @@ describe.runIf(existsSync(cli))('bitflash CLI (dist build)', () => {
   it('bench roofline --quick --json prints every ceiling', () => {
     const out = JSON.parse(execFileSync(process.execPath, [cli, 'bench', 'roofline', '--quick', '--json', '--threads', '1'], { encoding: 'utf8' }));
     expect(out.rows.map((r: { ceiling: string }) => r.ceiling)).toEqual(expect.arrayContaining(['dram-read', 'int8-peak', 'f32-peak']));
+  });
+
+  it('bench matmul --quick --json measures bitflash and onnxruntime rows with roofline ratios', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'bf-')), 'm.json');
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'bench', 'matmul', '--quick', '--json', '--threads', '1', '--dtypes', 'q4_0,i8c', '--out', file], { encoding: 'utf8' }));
+    expect(JSON.parse(readFileSync(file, 'utf8')).rows.length).toBe(out.rows.length);
+    expect(out.roofline.rows.map((r: { ceiling: string }) => r.ceiling)).toEqual(expect.arrayContaining(['dram-read', 'int8-peak']));
+    const impls = new Set(out.rows.map((r: { impl: string }) => r.impl));
+    expect(impls.has('bitflash')).toBe(true);
+    for (const r of out.rows) {
+      expect(r.medianMs).toBeGreaterThan(0);
+      expect(r.gops).toBeCloseTo((2 * r.m * r.n * r.k) / (r.medianMs / 1e3) / 1e9, 6);
+      expect(r.ofDram).toBeGreaterThan(0);
+    }
+    const bad = spawnSync(process.execPath, [cli, 'bench', 'matmul', '--quick', '--dtypes', 'q5_1'], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--dtypes/);
   });
 
   it('unknown commands and bad ISA names fail with a clear message and exit code', () => {

@@ -28,3 +28,36 @@ describe('public types', () => {
     setIsa('sse9');
   });
 });
+
+import { matmul, matmulSync, quantize, quantizeSync, dequantize, pack, QTensor, Tensor, type PackedWeights } from '../../lib/index.js';
+
+describe('low-bit matmul types', () => {
+  it('matmul returns Int32Array for output i32 and Float32Array otherwise', () => {
+    const w = null as unknown as QTensor;
+    const xi = null as unknown as Tensor<'i8'>;
+    const xu = null as unknown as Tensor<'u8'>;
+    const xf = null as unknown as Tensor<'f32'>;
+    expectTypeOf(matmul(w, xi, { output: 'i32' })).toEqualTypeOf<Promise<Int32Array>>();
+    expectTypeOf(matmulSync(w, xu, { output: 'i32' })).toEqualTypeOf<Int32Array>();
+    expectTypeOf(matmul(w, new Float32Array(4))).toEqualTypeOf<Promise<Float32Array>>();
+    expectTypeOf(matmulSync(w, xf, { out: new Float32Array(4) })).toEqualTypeOf<Float32Array>();
+    expectTypeOf(matmul(w, xi, { xScales: new Float32Array(1) })).toEqualTypeOf<Promise<Float32Array>>();
+    // @ts-expect-error: int8 activations need scales or output 'i32'
+    matmulSync(w, xi);
+    // @ts-expect-error: an f32 tensor cannot ask for int32 accumulators
+    matmulSync(w, xf, { output: 'i32' });
+    // @ts-expect-error: out must match the output type
+    matmulSync(w, xi, { output: 'i32', out: new Float32Array(4) });
+  });
+  it('quantize keeps the dtype; Tensor.from infers it', () => {
+    expectTypeOf(quantizeSync(new Float32Array(64), { dtype: 'i4g', shape: [2, 32], group: 64 })).toEqualTypeOf<QTensor<'i4g'>>();
+    expectTypeOf(quantize(new Float32Array(64), { dtype: 'q4_0', shape: [2, 32] })).toEqualTypeOf<Promise<QTensor<'q4_0'>>>();
+    expectTypeOf(dequantize).returns.toEqualTypeOf<Promise<Float32Array>>();
+    expectTypeOf(pack).returns.toEqualTypeOf<Promise<PackedWeights>>();
+    expectTypeOf(Tensor.from(new Int8Array(4), [2, 2])).toEqualTypeOf<Tensor<'i8'>>();
+    expectTypeOf(Tensor.from(new Float32Array(4)).data).toEqualTypeOf<Float32Array>();
+    expectTypeOf(QTensor.fromGGUF('q4_K', new Uint8Array(144), [1, 256])).toEqualTypeOf<QTensor<'q4_K'>>();
+    // @ts-expect-error: group is 32 | 64 | 128
+    quantizeSync(new Float32Array(64), { dtype: 'i4g', shape: [2, 32], group: 48 });
+  });
+});

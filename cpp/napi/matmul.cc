@@ -1,0 +1,303 @@
+// Low-bit matmul (y = x * w^T) and weight packing. Weights arrive as a plain object
+//   { dtype: id, n, k, data: Uint8Array, scales?: Float32Array, zeroPoints?: Uint8Array, group?: number }
+// (lib/ops/matmul.ts builds it from a QTensor); every length is checked here, and again by the core ops
+// (cpp/ops/matmul.cc), before any byte is read. Packed weights live in native memory owned by a
+// type-tagged External; freePacked() releases them at once unless a running job still holds them (the
+// job keeps its own reference, so the memory goes when the last user settles: never under a kernel).
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "bitflash/matmul.h"
+#include "common.h"
+
+namespace bitflash::napi {
+namespace {
+
+constexpr const char* kErrDisposed = "ERR_BITFLASH_DISPOSED";
+constexpr double kMaxDim = 1099511627776.0;  // 2^40
+
+size_t size_arg(const Napi::Value& v, const char* fn, const char* what, double lo, double hi) {
+  if (!v.IsNumber()) fail(kErrArg, std::string(fn) + ": " + what + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d)))
+    fail(kErrArg, std::string(fn) + ": " + what + " must be an integer from " + std::to_string(static_cast<uint64_t>(lo)) +
+                      " to " + std::to_string(static_cast<uint64_t>(hi)));
+  return static_cast<size_t>(d);
+}
+
+bool absent(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
+
+// ---- packed weights ----
+struct PackedBuf {
+  uint8_t* p = nullptr;
+  size_t bytes = 0;
+  ~PackedBuf() { std::free(p); }
+};
+using PackedRef = std::shared_ptr<PackedBuf>;
+struct PackedHolder {
+  PackedRef ref;
+};
+const napi_type_tag kPackedTag = {0x6b1f5e2a9c3d4e71ULL, 0x8a2b3c4d5e6f7081ULL};
+
+PackedRef alloc_packed(size_t bytes) {
+  auto b = std::make_shared<PackedBuf>();
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  b->p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded ? rounded : 64));
+  if (!b->p) throw std::bad_alloc();
+  b->bytes = bytes;
+  return b;
+}
+
+Napi::Value wrap_packed(Napi::Env env, PackedRef ref) {
+  auto ext = Napi::External<PackedHolder>::New(env, new PackedHolder{std::move(ref)},
+                                               [](Napi::Env, PackedHolder* h) { delete h; });
+  ext.TypeTag(&kPackedTag);
+  return ext;
+}
+
+PackedHolder* holder_arg(const Napi::Value& v, const char* fn) {
+  if (!v.IsExternal()) fail(kErrArg, std::string(fn) + ": packed must be a handle returned by packWeights");
+  auto ext = v.As<Napi::External<PackedHolder>>();
+  if (!ext.CheckTypeTag(&kPackedTag)) fail(kErrArg, std::string(fn) + ": packed must be a handle returned by packWeights");
+  return ext.Data();
+}
+
+// null / undefined -> no pack; a freed handle is an error (the TS layer never passes one).
+PackedRef packed_arg(const Napi::Value& v, const char* fn) {
+  if (absent(v)) return nullptr;
+  PackedHolder* h = holder_arg(v, fn);
+  if (!h->ref) fail(kErrDisposed, std::string(fn) + ": packed weights were freed");
+  return h->ref;
+}
+
+// ---- weights ----
+WeightView weight_arg(const Napi::Value& v, const char* fn, std::vector<Napi::Value>& keep) {
+  if (!v.IsObject() || v.IsTypedArray()) fail(kErrArg, std::string(fn) + ": weights must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  WeightView w;
+  const size_t id = size_arg(o.Get("dtype"), fn, "weights.dtype", 0, 255);
+  if (id != static_cast<size_t>(DType::q8_0) && id != static_cast<size_t>(DType::q4_0) &&
+      id != static_cast<size_t>(DType::i8c) && id != static_cast<size_t>(DType::i4g))
+    fail(kErrArg, std::string(fn) + ": weights.dtype must be q8_0, q4_0, i8c or i4g, received id " + std::to_string(id));
+  w.dtype = static_cast<DType>(id);
+  w.n = size_arg(o.Get("n"), fn, "weights.n", 1, kMaxDim);
+  w.k = size_arg(o.Get("k"), fn, "weights.k", 1, kMaxDim);
+  Napi::Value data = o.Get("data");
+  auto d = typed<uint8_t>(data, napi_uint8_array, "weights.data");
+  w.data = d.data;
+  w.data_bytes = d.length;
+  keep.push_back(data);
+  Napi::Value scales = o.Get("scales");
+  if (!absent(scales)) {
+    auto s = typed<float>(scales, napi_float32_array, "weights.scales");
+    w.scales = s.data;
+    w.scales_len = s.length;
+    keep.push_back(scales);
+  }
+  Napi::Value zp = o.Get("zeroPoints");
+  if (!absent(zp)) {
+    auto z = typed<uint8_t>(zp, napi_uint8_array, "weights.zeroPoints");
+    w.zero_points = z.data;
+    w.zero_points_len = z.length;
+    keep.push_back(zp);
+  }
+  Napi::Value group = o.Get("group");
+  w.group = absent(group) ? 0 : static_cast<int>(size_arg(group, fn, "weights.group", 0, 128));
+  if (w.data_bytes == 0) w.data = nullptr;  // an empty view: the core reports it
+  validate_weights(w);                      // complete check (lengths, group, scales) before any work
+  return w;
+}
+
+// (rows-1)*ld + cols, overflow-checked.
+size_t span(size_t rows, size_t cols, size_t ld, const char* fn, const char* what) {
+  if (ld < cols) fail(kErrArg, std::string(fn) + ": " + what + " row stride " + std::to_string(ld) + " is less than " + std::to_string(cols));
+  if (rows - 1 != 0 && ld > (SIZE_MAX - cols) / (rows - 1)) fail(kErrArg, std::string(fn) + ": " + what + " size overflows");
+  return (rows - 1) * ld + cols;
+}
+
+void need_len(size_t have, size_t need, const char* fn, const char* what) {
+  if (have < need)
+    fail(kErrArg, std::string(fn) + ": " + what + " holds " + std::to_string(have) + " elements, needs " + std::to_string(need));
+}
+
+// ---- ops ----
+// matmulF32(w, packed, x: Float32Array, m, ldx, y: Float32Array, ldy)
+Napi::Value MatmulF32(const Napi::CallbackInfo& info, bool async) {
+  const char* fn = async ? "matmulF32" : "matmulF32Sync";
+  arg_count(info, 7, fn);
+  std::vector<Napi::Value> keep;
+  const WeightView w = weight_arg(info[0], fn, keep);
+  PackedRef pk = packed_arg(info[1], fn);
+  auto x = typed<float>(info[2], napi_float32_array, "x");
+  const size_t m = size_arg(info[3], fn, "m", 1, kMaxDim), ldx = size_arg(info[4], fn, "ldx", 1, kMaxDim);
+  auto y = typed<float>(info[5], napi_float32_array, "y");
+  const size_t ldy = size_arg(info[6], fn, "ldy", 1, kMaxDim);
+  need_len(x.length, span(m, w.k, ldx, fn, "x"), fn, "x");
+  need_len(y.length, span(m, w.n, ldy, fn, "y"), fn, "y");
+  auto work = [=] {
+    matmul_f32(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, x.data, x.length, m, ldx, y.data, y.length, ldy);
+  };
+  if (!async) {
+    work();
+    return info.Env().Undefined();
+  }
+  keep.push_back(info[2]);
+  keep.push_back(info[5]);
+  return Job::start(info.Env(), "bitflash.matmulF32", work, nullptr, keep);
+}
+
+Q8Acts q8_acts(const Napi::Value& xv, size_t m, size_t k, size_t ldx, const char* fn) {
+  if (!xv.IsTypedArray()) fail(kErrArg, std::string(fn) + ": x must be an Int8Array or a Uint8Array");
+  const napi_typedarray_type t = xv.As<Napi::TypedArray>().TypedArrayType();
+  if (t != napi_int8_array && t != napi_uint8_array) fail(kErrArg, std::string(fn) + ": x must be an Int8Array or a Uint8Array");
+  Q8Acts a;
+  if (t == napi_int8_array) {
+    auto s = typed<int8_t>(xv, t, "x");
+    a.data = s.data;
+    a.len = s.length;
+  } else {
+    auto s = typed<uint8_t>(xv, t, "x");
+    a.data = s.data;
+    a.len = s.length;
+  }
+  a.is_unsigned = t == napi_uint8_array;
+  a.ld = ldx;
+  need_len(a.len, span(m, k, ldx, fn, "x"), fn, "x");
+  if (a.len == 0) a.data = nullptr;
+  return a;
+}
+
+// matmulQ8(w, packed, x: Int8Array | Uint8Array, m, ldx, scales: Float32Array, zeroPoints: Int32Array | null, y, ldy)
+Napi::Value MatmulQ8(const Napi::CallbackInfo& info, bool async) {
+  const char* fn = async ? "matmulQ8" : "matmulQ8Sync";
+  arg_count(info, 9, fn);
+  std::vector<Napi::Value> keep;
+  const WeightView w = weight_arg(info[0], fn, keep);
+  PackedRef pk = packed_arg(info[1], fn);
+  const size_t m = size_arg(info[3], fn, "m", 1, kMaxDim), ldx = size_arg(info[4], fn, "ldx", 1, kMaxDim);
+  Q8Acts a = q8_acts(info[2], m, w.k, ldx, fn);
+  auto s = typed<float>(info[5], napi_float32_array, "xScales");
+  need_len(s.length, m, fn, "xScales");
+  a.scales = s.data;
+  a.scales_len = s.length;
+  if (!absent(info[6])) {
+    auto z = typed<int32_t>(info[6], napi_int32_array, "xZeroPoints");
+    need_len(z.length, m, fn, "xZeroPoints");
+    a.zero_points = z.data;
+    a.zero_points_len = z.length;
+  }
+  auto y = typed<float>(info[7], napi_float32_array, "y");
+  const size_t ldy = size_arg(info[8], fn, "ldy", 1, kMaxDim);
+  need_len(y.length, span(m, w.n, ldy, fn, "y"), fn, "y");
+  auto work = [=] { matmul_q8(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, a, m, y.data, y.length, ldy); };
+  if (!async) {
+    work();
+    return info.Env().Undefined();
+  }
+  for (int i : {2, 5, 6, 7}) keep.push_back(info[i]);
+  return Job::start(info.Env(), "bitflash.matmulQ8", work, nullptr, keep);
+}
+
+// matmulI32(w, packed, x: Int8Array | Uint8Array, m, ldx, y: Int32Array, ldy)
+Napi::Value MatmulI32(const Napi::CallbackInfo& info, bool async) {
+  const char* fn = async ? "matmulI32" : "matmulI32Sync";
+  arg_count(info, 7, fn);
+  std::vector<Napi::Value> keep;
+  const WeightView w = weight_arg(info[0], fn, keep);
+  PackedRef pk = packed_arg(info[1], fn);
+  const size_t m = size_arg(info[3], fn, "m", 1, kMaxDim), ldx = size_arg(info[4], fn, "ldx", 1, kMaxDim);
+  const Q8Acts a = q8_acts(info[2], m, w.k, ldx, fn);
+  auto y = typed<int32_t>(info[5], napi_int32_array, "y");
+  const size_t ldy = size_arg(info[6], fn, "ldy", 1, kMaxDim);
+  need_len(y.length, span(m, w.n, ldy, fn, "y"), fn, "y");
+  if (w.dtype != DType::i8c) fail(kErrArg, std::string(fn) + ": int32 output needs i8c weights");
+  if (w.k > 65536) fail(kErrArg, std::string(fn) + ": int32 output needs k <= 65536");
+  auto work = [=] { matmul_i32(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, a, m, y.data, y.length, ldy); };
+  if (!async) {
+    work();
+    return info.Env().Undefined();
+  }
+  keep.push_back(info[2]);
+  keep.push_back(info[5]);
+  return Job::start(info.Env(), "bitflash.matmulI32", work, nullptr, keep);
+}
+
+// packWeights(w) -> handle (sync) / Promise<handle> (async)
+Napi::Value Pack(const Napi::CallbackInfo& info, bool async) {
+  const char* fn = async ? "packWeights" : "packWeightsSync";
+  arg_count(info, 1, fn);
+  std::vector<Napi::Value> keep;
+  const WeightView w = weight_arg(info[0], fn, keep);
+  PackedRef pk = alloc_packed(pack_size(w, 0));
+  if (!async) {
+    pack(w, pk->p, pk->bytes);
+    return wrap_packed(info.Env(), pk);
+  }
+  return Job::start(
+      info.Env(), "bitflash.packWeights", [w, pk] { pack(w, pk->p, pk->bytes); },
+      [pk](Napi::Env env) { return wrap_packed(env, pk); }, keep);
+}
+
+Napi::Value FreePacked(const Napi::CallbackInfo& info) {
+  arg_count(info, 1, "freePacked");
+  holder_arg(info[0], "freePacked")->ref.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value PackedBytes(const Napi::CallbackInfo& info) {
+  arg_count(info, 1, "packedBytes");
+  PackedHolder* h = holder_arg(info[0], "packedBytes");
+  return Napi::Number::New(info.Env(), h->ref ? static_cast<double>(h->ref->bytes) : 0.0);
+}
+
+// matmulInfo() -> { gemmMinM, kernels: { q8_0: { gemv, gemm }, ... } } for the ISA cap in force now.
+Napi::Value MatmulInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("gemmMinM", Napi::Number::New(env, static_cast<double>(matmul_gemm_min_m())));
+  Napi::Object ks = Napi::Object::New(env);
+  const std::pair<const char*, DType> types[] = {{"q8_0", DType::q8_0}, {"q4_0", DType::q4_0}, {"i8c", DType::i8c}, {"i4g", DType::i4g}};
+  for (const auto& t : types) {
+    Napi::Object k = Napi::Object::New(env);
+    k.Set("gemv", matmul_kernel_name(t.second, MatMulPath::gemv));
+    k.Set("gemm", matmul_kernel_name(t.second, MatMulPath::gemm));
+    ks.Set(t.first, k);
+  }
+  o.Set("kernels", ks);
+  return o;
+}
+
+// matmulTolerance(nb, s) -> the bound the C++ suite uses for float outputs.
+Napi::Value MatmulTolerance(const Napi::CallbackInfo& info) {
+  arg_count(info, 2, "matmulTolerance");
+  const size_t nb = size_arg(info[0], "matmulTolerance", "nb", 0, kMaxDim);
+  const double s = number(info[1], "matmulTolerance");
+  return Napi::Number::New(info.Env(), matmul_f32_tolerance(nb, s));
+}
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&, bool), bool Async>
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  return F(info, Async);
+}
+
+}  // namespace
+
+void InitMatmul(Napi::Env env, Napi::Object exports) {
+  BF_EXPORT(exports, "matmulF32Sync", (Bind<MatmulF32, false>));
+  BF_EXPORT(exports, "matmulF32", (Bind<MatmulF32, true>));
+  BF_EXPORT(exports, "matmulQ8Sync", (Bind<MatmulQ8, false>));
+  BF_EXPORT(exports, "matmulQ8", (Bind<MatmulQ8, true>));
+  BF_EXPORT(exports, "matmulI32Sync", (Bind<MatmulI32, false>));
+  BF_EXPORT(exports, "matmulI32", (Bind<MatmulI32, true>));
+  BF_EXPORT(exports, "packWeightsSync", (Bind<Pack, false>));
+  BF_EXPORT(exports, "packWeights", (Bind<Pack, true>));
+  BF_EXPORT(exports, "freePacked", FreePacked);
+  BF_EXPORT(exports, "packedBytes", PackedBytes);
+  BF_EXPORT(exports, "matmulInfo", MatmulInfo);
+  BF_EXPORT(exports, "matmulTolerance", MatmulTolerance);
+}
+
+}  // namespace bitflash::napi

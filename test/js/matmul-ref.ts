@@ -1,0 +1,177 @@
+/**
+ * Independent TS references for the low-bit tests: llama.cpp's q4_0 quantizer, decoders of every weight
+ * layout into (int8 values, f32 scale) per block of 32, the activation quantizer of matmul.h, and the
+ * matmul itself in float64 / exact integers.
+ */
+import { f32ToF16, roundf } from './helpers.js';
+
+const fr = Math.fround;
+
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** q4_0 as llama.cpp's quantize_row_q4_0_ref defines it, in f32 arithmetic. */
+export function q4_0Reference(x: Float32Array): Uint8Array {
+  const nb = x.length / 32;
+  const out = new Uint8Array(nb * 18);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < nb; i++) {
+    let amax = 0;
+    let max = 0;
+    for (let j = 0; j < 32; j++) {
+      const v = x[i * 32 + j]!;
+      if (amax < Math.abs(v)) {
+        amax = Math.abs(v);
+        max = v;
+      }
+    }
+    const d = fr(max / -8);
+    const id = d !== 0 ? fr(1 / d) : 0;
+    dv.setUint16(i * 18, f32ToF16(d), true);
+    for (let j = 0; j < 16; j++) {
+      const x0 = fr(x[i * 32 + j]! * id);
+      const x1 = fr(x[i * 32 + 16 + j]! * id);
+      const q0 = Math.min(15, Math.trunc(fr(x0 + 8.5)));
+      const q1 = Math.min(15, Math.trunc(fr(x1 + 8.5)));
+      out[i * 18 + 2 + j] = q0 | (q1 << 4);
+    }
+  }
+  return out;
+}
+
+/** One weight matrix decoded per block of 32 along k: values (offset removed) and the block's scale. */
+export interface DecodedW {
+  n: number;
+  k: number;
+  kb: number;
+  q: Int32Array; // [n][kb*32], zero past k
+  d: Float64Array; // [n][kb], exactly the f32 scale
+}
+
+export interface RawWeights {
+  dtype: 'q8_0' | 'q4_0' | 'i8c' | 'i4g';
+  n: number;
+  k: number;
+  data: Uint8Array;
+  scales?: Float32Array | undefined;
+  zeroPoints?: Uint8Array | undefined;
+  group?: number | undefined;
+}
+
+export function decodeWeights(w: RawWeights): DecodedW {
+  const { n, k } = w;
+  const kb = Math.ceil(k / 32);
+  const q = new Int32Array(n * kb * 32);
+  const d = new Float64Array(n * kb);
+  const dv = new DataView(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+  for (let r = 0; r < n; r++) {
+    for (let b = 0; b < kb; b++) {
+      const o = (r * kb + b) * 32;
+      if (w.dtype === 'q8_0') {
+        const base = (r * kb + b) * 34;
+        d[r * kb + b] = halfToFloat(dv.getUint16(base, true));
+        for (let j = 0; j < 32; j++) q[o + j] = dv.getInt8(base + 2 + j);
+      } else if (w.dtype === 'q4_0') {
+        const base = (r * kb + b) * 18;
+        d[r * kb + b] = halfToFloat(dv.getUint16(base, true));
+        for (let j = 0; j < 16; j++) {
+          const byte = w.data[base + 2 + j]!;
+          q[o + j] = (byte & 15) - 8;
+          q[o + 16 + j] = (byte >> 4) - 8;
+        }
+      } else if (w.dtype === 'i8c') {
+        d[r * kb + b] = w.scales![r]!;
+        for (let j = 0; j < 32 && b * 32 + j < k; j++) q[o + j] = dv.getInt8(r * k + b * 32 + j);
+      } else {
+        const g = w.group!;
+        const gpr = Math.ceil(k / g);
+        const zpr = Math.ceil(gpr / 2);
+        const gi = Math.floor((b * 32) / g);
+        d[r * kb + b] = w.scales![r * gpr + gi]!;
+        const zp = w.zeroPoints ? (w.zeroPoints[r * zpr + (gi >> 1)]! >> ((gi & 1) * 4)) & 15 : 8;
+        for (let j = 0; j < 32; j++) {
+          const e = (b * 32 + j) % g;
+          const byte = w.data[r * gpr * (g / 2) + gi * (g / 2) + (e >> 1)]!;
+          const nib = e & 1 ? byte >> 4 : byte & 15;
+          q[o + j] = b * 32 + j < k ? nib - zp : 0;
+        }
+      }
+    }
+  }
+  return { n, k, kb, q, d };
+}
+
+/** The activation quantizer of matmul.h: per block of 32, d = amax/127 (f32), q = roundf(x * (1/d)). */
+export function quantizeActs(x: Float32Array, m: number, k: number, ldx: number, off = 0): { q: Int32Array; d: Float64Array; kb: number } {
+  const kb = Math.ceil(k / 32);
+  const q = new Int32Array(m * kb * 32);
+  const d = new Float64Array(m * kb);
+  for (let i = 0; i < m; i++)
+    for (let b = 0; b < kb; b++) {
+      const j1 = Math.min(k, b * 32 + 32);
+      let amax = 0;
+      for (let j = b * 32; j < j1; j++) amax = Math.max(amax, Math.abs(x[off + i * ldx + j]!));
+      const db = fr(amax / 127);
+      const id = db !== 0 ? fr(1 / db) : 0;
+      d[i * kb + b] = db;
+      for (let j = b * 32; j < j1; j++) q[i * kb * 32 + j] = roundf(fr(x[off + i * ldx + j]! * id));
+    }
+  return { q, d, kb };
+}
+
+/**
+ * y = x * w^T over the integer blocks, in float64, with s (for the bound) per output:
+ * s[i*n+r] = sum_b |dw_b * dx_b| * sum_j (|wq_j| + 256) * |xq_j|. This is larger than matmul.h's
+ * sum_b |dw_b * dx_b * isum_b| on purpose: the SIMD kernels convert *partial* block sums (one per
+ * vector lane) to f32 and add them across blocks before the final horizontal sum, so the f32 rounding
+ * acts on lane partial sums whose magnitudes can exceed |isum_b| when a block cancels; the VNNI kernels
+ * also feed int8 weights as w + 128 (u8) and subtract 128 * sum(x) per block, so a lane partial is bounded
+ * by sum_j (|wq_j| + 128) |xq_j| + 128 |sum_j xq_j| <= sum_j (|wq_j| + 256) |xq_j| (the same offset
+ * allowance test/cpp/test_matmul.cc uses for its int8-activation cases). This s bounds every lane split.
+ */
+export function matmulBlocksRef(w: DecodedW, a: { q: Int32Array; d: Float64Array; kb: number }, m: number): { y: Float64Array; s: Float64Array } {
+  const { n, kb } = w;
+  const y = new Float64Array(m * n);
+  const s = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let r = 0; r < n; r++) {
+      let acc = 0;
+      let abs = 0;
+      for (let b = 0; b < kb; b++) {
+        let isum = 0;
+        let iabs = 0;
+        const wo = (r * kb + b) * 32;
+        const xo = (i * kb + b) * 32;
+        for (let j = 0; j < 32; j++) {
+          const p = w.q[wo + j]! * a.q[xo + j]!;
+          isum += p;
+          iabs += (Math.abs(w.q[wo + j]!) + 256) * Math.abs(a.q[xo + j]!);
+        }
+        const sc = w.d[r * kb + b]! * a.d[i * kb + b]!;
+        acc += sc * isum;
+        abs += Math.abs(sc) * iabs;
+      }
+      y[i * n + r] = acc;
+      s[i * n + r] = abs;
+    }
+  return { y, s };
+}
+
+/** Exact int32 reference with BigInt: y[i, r] = sum_k x[i, k] * wq[r, k]. */
+export function matmulI32Ref(wq: Int8Array, n: number, k: number, x: Int8Array | Uint8Array, m: number, ldx: number, off = 0): Int32Array {
+  const y = new Int32Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let r = 0; r < n; r++) {
+      let acc = 0n;
+      for (let j = 0; j < k; j++) acc += BigInt(x[off + i * ldx + j]!) * BigInt(wq[r * k + j]!);
+      if (acc > 2147483647n || acc < -2147483648n) throw new Error('reference overflow');
+      y[i * n + r] = Number(acc);
+    }
+  return y;
+}
