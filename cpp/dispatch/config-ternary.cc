@@ -6,10 +6,17 @@
 namespace bitflash {
 
 static const Variant<QuantActQ8tFn> kQ8tQuant[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "q8t_quant__avx2", q8t_quant__avx2},
+#endif
     {Isa::scalar, "q8t_quant__ref", q8t_quant__ref},
 };
 
 static const Variant<TernaryMadFn> kTernaryMad[] = {
+#if defined(__x86_64__)
+    {Isa::avxvnni, "tq2_q8_gemm_4x2c32__avxvnni", tq2_q8_gemm_4x2c32__avxvnni},
+    {Isa::avx2, "tq2_q8_gemm_4x2c32__avx2", tq2_q8_gemm_4x2c32__avx2},
+#endif
     {Isa::scalar, "tq2_q8_gemm__ref", tq2_q8_gemm__ref},
 };
 
