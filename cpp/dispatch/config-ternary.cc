@@ -14,6 +14,7 @@ static const Variant<QuantActQ8tFn> kQ8tQuant[] = {
 
 static const Variant<TernaryMadFn> kTernaryMad[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "tq2_q8_gemm_4x4c64__avx512vnni", tq2_q8_gemm_4x4c64__avx512vnni},
     {Isa::avxvnni, "tq2_q8_gemm_4x2c32__avxvnni", tq2_q8_gemm_4x2c32__avxvnni},
     {Isa::avx2, "tq2_q8_gemm_4x2c32__avx2", tq2_q8_gemm_4x2c32__avx2},
 #endif

@@ -264,7 +264,7 @@ void run_mad(const TernaryPackedView& v, const block_q8_t* act, size_t m, float*
   const Isa isa = ternary_mad_kernel().isa;
   const TernaryMadFn fn = ternary_mad_kernel().fn;
   const TernaryTile tile = ternary_mad_tile(isa);
-  const size_t chunk = row_chunk(v.n, m == 1 ? tile.nr * 2 : 32, m);
+  const size_t chunk = row_chunk(v.n, m == 1 ? 16 : (tile.nr > 8 ? tile.nr : 8) * 4, m);  // GEMV tiles are 8 or 16 rows
   const size_t tasks = (v.n + chunk - 1) / chunk;
   parallel_for(tasks, [&](size_t t, unsigned) {
     const size_t r0 = t * chunk, r1 = r0 + chunk < v.n ? r0 + chunk : v.n;
