@@ -22,10 +22,16 @@ static const Variant<TernaryMadFn> kTernaryMad[] = {
 };
 
 static const Variant<TernaryLutFn> kTernaryLut[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "tl3_q8_gemm_1x16c3__avx2", tl3_q8_gemm_1x16c3__avx2},
+#endif
     {Isa::scalar, "tl3_q8_gemm__ref", tl3_q8_gemm__ref},
 };
 
 static const Variant<TernaryLutBuildFn> kTernaryLutBuild[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "tl3_lut_build__avx2", tl3_lut_build__avx2},
+#endif
     {Isa::scalar, "tl3_lut_build__ref", tl3_lut_build__ref},
 };
 
