@@ -23,6 +23,7 @@ static const Variant<TernaryMadFn> kTernaryMad[] = {
 
 static const Variant<TernaryLutFn> kTernaryLut[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "tl3_q8_gemm_1x16c3__avx512vnni", tl3_q8_gemm_1x16c3__avx512vnni},
     {Isa::avx2, "tl3_q8_gemm_1x16c3__avx2", tl3_q8_gemm_1x16c3__avx2},
 #endif
     {Isa::scalar, "tl3_q8_gemm__ref", tl3_q8_gemm__ref},

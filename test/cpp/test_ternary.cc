@@ -493,3 +493,22 @@ TEST_CASE("ternary error paths throw Error(kErrArg)") {
   std::vector<block_q8_t> a(2);
   CHECK(is_arg([&] { quantize_act_q8t(x.data(), 1, 300, a.data()); }));
 }
+
+TEST_CASE("ternary dispatch: each capped ISA selects its own kernels (so the loops above test them)") {
+  CapGuard guard;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    const std::string mad = ternary_mad_kernel().name, lut = ternary_lut_kernel().name;
+    if (isa == Isa::scalar) {
+      CHECK(mad == "tq2_q8_gemm__ref");
+      CHECK(lut == "tl3_q8_gemm__ref");
+    }
+    if (isa == Isa::avx2) CHECK(mad == "tq2_q8_gemm_4x2c32__avx2");
+    if (isa == Isa::avxvnni) CHECK(mad == "tq2_q8_gemm_4x2c32__avxvnni");
+    if (isa == Isa::avx2 || isa == Isa::avxvnni) CHECK(lut == "tl3_q8_gemm_1x16c3__avx2");
+    if (isa == Isa::avx512vnni) {
+      CHECK(mad == "tq2_q8_gemm_4x4c64__avx512vnni");
+      CHECK(lut == "tl3_q8_gemm_1x16c3__avx512vnni");
+    }
+  }
+}
