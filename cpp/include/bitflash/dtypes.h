@@ -52,6 +52,28 @@ struct block_q4_K {
 };
 static_assert(sizeof(block_q4_K) == 144, "block_q4_K must be 144 bytes (GGUF)");
 
+// GGUF TQ1_0: 1.6875 bits/weight. qs: 240 trits, 5 per byte (base 3, ceiling-scaled to a byte);
+// qh: the last 16 trits, 4 per byte; d: the block's absmax (f16).
+struct block_tq1_0 {
+  uint8_t qs[(QK_K - 4 * QK_K / 64) / 5];  // 48 bytes
+  uint8_t qh[QK_K / 64];                   // 4 bytes
+  fp16_t d;
+};
+static_assert(sizeof(block_tq1_0) == 54, "block_tq1_0 must be 54 bytes (GGUF)");
+
+// GGUF TQ2_0: 2.0625 bits/weight. qs: 2-bit codes w+1; byte m of 32-byte chunk j holds
+// elements 128*j + m + 32*n at bits 2n..2n+1 (n = 0..3). d: the block's absmax (f16).
+struct block_tq2_0 {
+  uint8_t qs[QK_K / 4];  // 64 bytes
+  fp16_t d;
+};
+static_assert(sizeof(block_tq2_0) == 66, "block_tq2_0 must be 66 bytes (GGUF)");
+
+// bitnet.cpp I2_S: blocks of 128 weights in 32 bytes, byte p of a block holds elements
+// p, p+32, p+64, p+96 at bits 7..6, 5..4, 3..2, 1..0 as w+1; after all n/4 code bytes one f32
+// scale (the tensor's), padded to 32 bytes. No block struct: the scale is per tensor.
+inline constexpr int QK_I2_S = 128;
+
 // ---- IEEE half <-> single, exact, round-to-nearest-even (matches F16C's vcvtps2ph imm 0) ----
 inline uint32_t f32_bits(float f) {
   uint32_t u;
