@@ -200,8 +200,9 @@ void sigmoid_mul__avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int
 // Integer LayerNorm and RMSNorm over rows of int8 (the input scale and zero point cancel out, except
 // RMSNorm which needs a zero point of 0: x is taken as symmetric).
 //   LayerNorm: c_j = cols*x_j - sum(x) (exact centring), V = sum c_j^2 (64-bit); RMSNorm: c_j = x_j, V = sum x_j^2.
-//   sd = isqrt(V); k = max(0, bitlen(sd) - 15); f = sd ? floor(2^(30+k) / sd) : 0;
-//   r_j = (c_j * f) >> k  (|r_j| <= 2^30, r_j ~ 2^30 * c_j / sqrt(V));
+//   h = max(0, (61 - bitlen(V)) / 2), sd = isqrt(V << 2h) (~2^h sqrt(V), >= 30 significant bits),
+//   k = max(0, bitlen(sd) - h - 15), f = sd ? floor(2^(30+h+k) / sd) : 0 (f < 2^31);
+//   r_j = (c_j * f) >> k  (|r_j| <= 2^30 + 1, r_j ~ 2^30 * c_j / sqrt(V));
 //   y_j = sat_i8(mul_dyadic(r_j, mult[j]) + bias[j]),
 //   mult[j] = gamma_j * sqrt(cols) / (y_scale * 2^30), bias[j] = round(beta_j / y_scale) + y_zp.
 // cols <= 2^15 (keeps V below 2^62).
@@ -230,6 +231,60 @@ void norm_int(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 using NormFn = void (*)(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 void norm__ref(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 void norm__avx2(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
+
+// ---- scalar cores shared by the references and the SIMD tails (static: see above) ----
+namespace dyadic_detail {
+// I-ViT Shift-exp of t <= 0 given in units of 2^-16 (natural log units): x*log2(e) ~ t + (t>>1) - (t>>4),
+// q = integer part, r = fraction in (-2^16, 0], 2^(r/2^16) ~ 1 + r/2^17: result in units of 2^-16, <= 2^16.
+static inline int32_t shift_exp16(int32_t t) {
+  const int32_t t2 = t + (t >> 1) - (t >> 4);
+  const int32_t nt = -t2;
+  const int32_t q = nt >> 16;
+  const int32_t r = -(nt & 0xffff);
+  const int32_t e0 = (r >> 1) + 65536;
+  return e0 >> (q > 31 ? 31 : q);
+}
+// i-exp of d <= 0 (see ExpParams).
+static inline int32_t exp_core(int32_t d, const ExpParams& p) {
+  if (d < p.d_min) d = p.d_min;
+  const int32_t t = (d * p.mul) >> p.g;
+  if (p.method == ExpMethod::shift) return shift_exp16(t);
+  const int32_t nt = -t;
+  const int32_t q = nt >> 14;
+  const int32_t u = p.b_int - (nt & 0x3fff);
+  const int32_t z = u * u + p.c_int;
+  return z >> (q + 14 > 31 ? 31 : q + 14);
+}
+// x * sigmoid(alpha x) as int32 with scale in_scale / 2^12 (see SigmoidMulParams).
+static inline int32_t sigmoid_mul_core(int32_t x, const SigmoidMulParams& p) {
+  const int32_t t = (x * p.mul) >> p.g;
+  int32_t u = t < 0 ? -t : t;
+  if (p.act == SigmoidAct::shift_gelu) u = u + (u >> 1) + (u >> 3) + (u >> 4);
+  const int32_t e = shift_exp16(-u);
+  const int32_t num = t >= 0 ? 65536 : e;
+  const int32_t sig = (num << 12) / (65536 + e);
+  return x * sig;
+}
+// The normalisation factor of a row with sum of squares V (see NormParams): returns f, sets *k.
+static inline int64_t norm_factor(uint64_t v, int* k) {
+  *k = 0;
+  if (v == 0) return 0;
+  const int vb = 64 - __builtin_clzll(v);
+  const int h = vb < 61 ? (61 - vb) / 2 : 0;
+  const uint64_t sd = isqrt_u64(v << (2 * h));
+  const int sb = 64 - __builtin_clzll(sd);
+  *k = sb - h - 15 > 0 ? sb - h - 15 : 0;
+  return static_cast<int64_t>((uint64_t(1) << (30 + h + *k)) / sd);
+}
+static inline int32_t gelu_core(int32_t x, const GeluParams& p) {
+  const int32_t xs = x * (1 << p.k);
+  const int32_t ax = xs < 0 ? -xs : xs;
+  const int32_t a = (ax < p.B ? ax : p.B) - p.B;
+  int32_t e = p.C - a * a;
+  e = xs > 0 ? e : xs < 0 ? -e : 0;
+  return xs * ((e >> p.n) + p.ONE);
+}
+}  // namespace dyadic_detail
 
 // The variants the dispatcher picks now (cpp/dispatch/config-dyadic.cc).
 const Variant<RequantizeFn>& requantize_kernel();
