@@ -309,7 +309,7 @@ void throughput() {
     const Dyadic d = dyadic_from_scale(0.0003);
     std::vector<float> accf(n);
     for (size_t i = 0; i < n; i++) accf[i] = static_cast<float>(acc[i]);
-    trow("requantize i32->i8", k.name, median_eps(n, [&] { k.fn(acc.data(), n, &d, false, 0, DType::i8, yi.data()); }),
+    trow("requantize (f32: a+a)", k.name, median_eps(n, [&] { k.fn(acc.data(), n, &d, false, 0, DType::i8, yi.data()); }),
          median_eps(n, [&] { add_f32(accf.data(), accf.data(), n, yf.data()); }));
   }
   for (ExpMethod m : {ExpMethod::ibert_poly, ExpMethod::shift}) {

@@ -83,6 +83,33 @@ static inline __m256i requant8(__m256i acc, const Mult8& d, __m256i zp, __m256i 
   return _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
 }
 
+// A uniform multiplier (one Dyadic for all lanes): uses immediate-count shifts and skips the left
+// shift when s >= 31. Same results as mul_dyadic8 with mult8_bcast(d).
+struct MultU {
+  __m256i m;
+  __m128i lsh;  // 31 - s when s < 31, else 0
+  int rsh;      // s - 31 when s > 31, else 0
+  bool left;
+};
+static inline MultU multu_from(Dyadic d) {
+  return {_mm256_set1_epi32(d.m), _mm_cvtsi32_si128(d.s < 31 ? 31 - d.s : 0), d.s > 31 ? d.s - 31 : 0, d.s < 31};
+}
+static inline __m256i mul_dyadic8(__m256i x, const MultU& d) {
+  if (d.left) {
+    const __m256i y = _mm256_sll_epi32(x, d.lsh);
+    const __m256i ok = _mm256_cmpeq_epi32(_mm256_sra_epi32(y, d.lsh), x);
+    const __m256i sat = _mm256_xor_si256(_mm256_set1_epi32(INT32_MAX), _mm256_srai_epi32(x, 31));
+    return srdhm8(_mm256_blendv_epi8(sat, y, ok), d.m);
+  }
+  return rdbpot8u(srdhm8(x, d.m), d.rsh);
+}
+static inline __m256i requant8(__m256i acc, const MultU& d, __m256i zp, __m256i lo, __m256i hi) {
+  const __m256i big = _mm256_set1_epi32(1 << 24);
+  __m256i v = _mm256_min_epi32(_mm256_max_epi32(mul_dyadic8(acc, d), _mm256_sub_epi32(_mm256_setzero_si256(), big)), big);
+  v = _mm256_add_epi32(v, zp);
+  return _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+}
+
 // Stores 8 int32 already within the output range.
 static inline void store8_i8(int8_t* y, __m256i v) {
   const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

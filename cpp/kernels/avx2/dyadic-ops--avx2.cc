@@ -71,7 +71,7 @@ constexpr size_t kSoftmaxBuf = 4096;  // rows up to this length keep their exps 
 }  // namespace
 
 void add_rescale__avx2(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y) {
-  const Mult8 ma = mult8_bcast(p.a_mult), mb = mult8_bcast(p.b_mult), my = mult8_bcast(p.y_mult);
+  const MultU ma = multu_from(p.a_mult), mb = multu_from(p.b_mult), my = multu_from(p.y_mult);
   const __m256i azp = _mm256_set1_epi32(p.a_zp), bzp = _mm256_set1_epi32(p.b_zp), yzp = _mm256_set1_epi32(p.y_zp);
   const __m256i lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
   const __m128i ls = _mm_cvtsi32_si128(p.left_shift);
@@ -151,7 +151,7 @@ void softmax__avx2(const int8_t* x, size_t rows, size_t cols, const SoftmaxParam
 void i_gelu__avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y) {
   const __m256i B = _mm256_set1_epi32(p.B), C = _mm256_set1_epi32(p.C), ONE = _mm256_set1_epi32(p.ONE);
   const __m256i yzp = _mm256_set1_epi32(p.y_zp), lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
-  const Mult8 mo = mult8_bcast(p.out);
+  const MultU mo = multu_from(p.out);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i xs = _mm256_slli_epi32(load8_i8(x + i), p.k);
@@ -167,7 +167,7 @@ void sigmoid_mul__avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int
   const __m256i mul = _mm256_set1_epi32(p.mul);
   const __m256i yzp = _mm256_set1_epi32(p.y_zp), lo = _mm256_set1_epi32(-128), hi = _mm256_set1_epi32(127);
   const __m256i c65536 = _mm256_set1_epi32(65536);
-  const Mult8 mo = mult8_bcast(p.out);
+  const MultU mo = multu_from(p.out);
   const bool gelu = p.act == SigmoidAct::shift_gelu;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {

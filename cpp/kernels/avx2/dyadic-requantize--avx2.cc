@@ -12,11 +12,11 @@ void requantize__avx2(const int32_t* in, size_t n, const Dyadic* mult, bool per_
   if (out_type == DType::u8) lo = 0, hi = 255;
   if (out_type == DType::i16) lo = -32768, hi = 32767;
   const __m256i vlo = _mm256_set1_epi32(lo), vhi = _mm256_set1_epi32(hi), vzp = _mm256_set1_epi32(zero_point);
-  const Mult8 bc = mult8_bcast(mult[0]);
+  const MultU bc = multu_from(mult[0]);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in + i));
-    const __m256i v = requant8(x, per_channel ? mult8_from(mult + i) : bc, vzp, vlo, vhi);
+    const __m256i v = per_channel ? requant8(x, mult8_from(mult + i), vzp, vlo, vhi) : requant8(x, bc, vzp, vlo, vhi);
     switch (out_type) {
       case DType::u8: store8_u8(static_cast<uint8_t*>(out) + i, v); break;
       case DType::i16: store8_i16(static_cast<int16_t*>(out) + i, v); break;
