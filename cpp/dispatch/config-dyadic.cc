@@ -1,0 +1,78 @@
+// Dispatch tables for the dyadic integer-only ops: one line per kernel variant, best first, the
+// scalar reference last.
+#include "bitflash/dispatch.h"
+#include "bitflash/dyadic.h"
+
+namespace bitflash {
+
+static const Variant<RequantizeFn> kRequantize[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "requantize__avx2", requantize__avx2},
+#endif
+    {Isa::scalar, "requantize__ref", requantize__ref},
+};
+
+static const Variant<AddFn> kAdd[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "add_rescale__avx2", add_rescale__avx2},
+#endif
+    {Isa::scalar, "add_rescale__ref", add_rescale__ref},
+};
+static const Variant<ExpFn> kExp[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "i_exp__avx2", i_exp__avx2},
+#endif
+    {Isa::scalar, "i_exp__ref", i_exp__ref},
+};
+static const Variant<SoftmaxFn> kSoftmax[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "softmax__avx2", softmax__avx2},
+#endif
+    {Isa::scalar, "softmax__ref", softmax__ref},
+};
+static const Variant<GeluFn> kGelu[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "i_gelu__avx2", i_gelu__avx2},
+#endif
+    {Isa::scalar, "i_gelu__ref", i_gelu__ref},
+};
+static const Variant<SigmoidMulFn> kSigmoidMul[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "sigmoid_mul__avx2", sigmoid_mul__avx2},
+#endif
+    {Isa::scalar, "sigmoid_mul__ref", sigmoid_mul__ref},
+};
+static const Variant<NormFn> kNorm[] = {
+#if defined(__x86_64__)
+    {Isa::avx2, "norm__avx2", norm__avx2},
+#endif
+    {Isa::scalar, "norm__ref", norm__ref},
+};
+
+const Variant<RequantizeFn>& requantize_kernel() { return select(kRequantize); }
+const Variant<AddFn>& add_rescale_kernel() { return select(kAdd); }
+const Variant<ExpFn>& i_exp_kernel() { return select(kExp); }
+const Variant<SoftmaxFn>& softmax_kernel() { return select(kSoftmax); }
+const Variant<GeluFn>& i_gelu_kernel() { return select(kGelu); }
+const Variant<SigmoidMulFn>& sigmoid_mul_kernel() { return select(kSigmoidMul); }
+const Variant<NormFn>& norm_kernel() { return select(kNorm); }
+
+namespace {
+template <class Fn, size_t N>
+void report(std::vector<OpChoice>& out, const char* op, const Variant<Fn> (&t)[N]) {
+  const Variant<Fn>& v = select(t);
+  out.push_back({op, v.name, isa_name(v.isa)});
+}
+void report_dyadic(std::vector<OpChoice>& out) {
+  report(out, "dyadic requantize", kRequantize);
+  report(out, "dyadic add", kAdd);
+  report(out, "dyadic exp", kExp);
+  report(out, "dyadic softmax", kSoftmax);
+  report(out, "dyadic gelu", kGelu);
+  report(out, "dyadic shift_gelu / silu", kSigmoidMul);
+  report(out, "dyadic layernorm / rmsnorm", kNorm);
+}
+const bool registered = register_choice_reporter(report_dyadic);
+}  // namespace
+
+}  // namespace bitflash
