@@ -7,6 +7,7 @@
 
 #include "bitflash/error.h"
 #include "bitflash/fmatmul.h"
+#include "bitflash/matmul.h"
 #include "bitflash/quant.h"
 #include "bitflash/threadpool.h"
 
@@ -17,7 +18,9 @@ size_t row_bytes(DType t, size_t k) {
   switch (t) {
     case DType::f32: return k * 4;
     case DType::f16: return k * 2;
-    case DType::q8_0: return k / QK8_0 * sizeof(block_q8_0);
+    case DType::q8_0: return k % QK8_0 ? 0 : k / QK8_0 * sizeof(block_q8_0);
+    case DType::q4_0: return k % QK4_0 ? 0 : k / QK4_0 * sizeof(block_q4_0);
+    case DType::q4_K: return k % QK_K ? 0 : k / QK_K * sizeof(block_q4_K);
     default: return 0;
   }
 }
@@ -30,6 +33,8 @@ void dequant_row(const WeightSpec& w, size_t r, float* out) {
       for (size_t j = 0; j < w.k; j++) out[j] = fp16_to_f32(reinterpret_cast<const uint16_t*>(row)[j]);
       break;
     case DType::q8_0: q8_0_dequant__ref(reinterpret_cast<const block_q8_0*>(row), out, w.k / QK8_0); break;
+    case DType::q4_0: q4_0_dequant__ref(reinterpret_cast<const block_q4_0*>(row), out, w.k / QK4_0); break;
+    case DType::q4_K: q4_K_dequant__ref(reinterpret_cast<const block_q4_K*>(row), out, w.k / QK_K); break;
     default: fail(kErrUnsupported, "embed: unsupported weight dtype");
   }
 }
@@ -43,8 +48,7 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
   for (const WeightSpec& w : s.weights) {
     BITFLASH_CHECK(w.n >= 1 && w.k >= 1 && w.data != nullptr, kErrArg, "plan: empty weight");
     const size_t rb = row_bytes(w.dtype, w.k);
-    BITFLASH_CHECK(rb > 0, kErrUnsupported, "plan: unsupported weight dtype");
-    if (w.dtype == DType::q8_0) BITFLASH_CHECK(w.k % QK8_0 == 0, kErrArg, "plan: q8_0 weight rows must be a multiple of 32");
+    BITFLASH_CHECK(rb > 0, kErrUnsupported, "plan: unsupported weight dtype, or a row length that is not a multiple of its block");
     BITFLASH_CHECK(w.n <= w.bytes / rb && w.n * rb <= w.bytes, kErrArg, "plan: weight buffer shorter than its shape");
   }
   auto slot = [&](int i, const char* what) -> const SlotSpec& {
@@ -74,7 +78,8 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
       }
       case OpCode::matmul: {
         const WeightSpec& w = weight(o.w, "matmul");
-        BITFLASH_CHECK(w.dtype == DType::f32 || w.dtype == DType::f16, kErrUnsupported, "plan: matmul weight dtype not supported by the executor yet");
+        BITFLASH_CHECK(w.dtype == DType::f32 || w.dtype == DType::f16 || w.dtype == DType::q8_0 || w.dtype == DType::q4_0 || w.dtype == DType::q4_K,
+                       kErrUnsupported, "plan: matmul weight dtype not supported by the executor");
         BITFLASH_CHECK(slot(o.a, "matmul").cols == w.k && slot(o.out, "matmul").cols == w.n, kErrArg, "plan: matmul shapes");
         same_rows(s.slots[o.a], s.slots[o.out], "matmul");
         break;
@@ -173,8 +178,32 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
       }
       case OpCode::matmul: {
         const WeightSpec& w = s.weights[o.w];
-        matmul_float_weights(w.dtype, w.data, w.bytes, w.n, w.k, 0, slots_[o.a].data(), slots_[o.a].size(), rows_a, w.k,
-                             slots_[o.out].data(), slots_[o.out].size(), w.n);
+        const float* x = slots_[o.a].data();
+        float* y = slots_[o.out].data();
+        if (w.dtype == DType::f32 || w.dtype == DType::f16) {
+          matmul_float_weights(w.dtype, w.data, w.bytes, w.n, w.k, 0, x, slots_[o.a].size(), rows_a, w.k, y, slots_[o.out].size(), w.n);
+        } else if (w.dtype == DType::q4_K) {
+          // No q4_K kernel yet: dequantize tiles of rows to f32 and run the float kernel on them.
+          constexpr size_t kRows = 32;
+          const size_t tasks = (w.n + kRows - 1) / kRows, rb = row_bytes(w.dtype, w.k);
+          parallel_for(tasks, [&](size_t t, unsigned) {
+            const size_t r0 = t * kRows, r1 = std::min(w.n, r0 + kRows);
+            std::vector<float> tile((r1 - r0) * w.k), part(rows_a * (r1 - r0));
+            for (size_t r = r0; r < r1; r++)
+              q4_K_dequant__ref(reinterpret_cast<const block_q4_K*>(static_cast<const uint8_t*>(w.data) + r * rb), tile.data() + (r - r0) * w.k, w.k / QK_K);
+            fmatmul_kernel(DType::f32).fn(tile.data(), w.k * 4, w.k, x, w.k, rows_a, part.data(), r1 - r0, 0, r1 - r0);
+            for (size_t i = 0; i < rows_a; i++)
+              for (size_t r = r0; r < r1; r++) y[i * w.n + r] = part[i * (r1 - r0) + (r - r0)];
+          });
+        } else {
+          WeightView v;
+          v.dtype = w.dtype;
+          v.n = w.n;
+          v.k = w.k;
+          v.data = w.data;
+          v.data_bytes = w.bytes;
+          matmul_f32(v, nullptr, 0, x, slots_[o.a].size(), rows_a, w.k, y, slots_[o.out].size(), w.n);
+        }
         break;
       }
       case OpCode::rope: {

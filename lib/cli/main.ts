@@ -7,12 +7,19 @@ import { formatRoofline, measureRoofline } from '../roofline.js';
 import { version } from '../version.js';
 import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
+import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
 import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
 import type { MatmulDType } from '../tensor.js';
 
 const HELP = `bitflash ${version}: low-bit inference kernels for Node.js
 
 Usage:
+  bitflash run [model.gguf] [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
+               [--repeat-penalty R] [--seed S] [--ctx N] [-t THREADS] [--kv-type f32|f16]
+                                           generate text (no model: the bundled stories260K)
+  bitflash info model.gguf [--json]        architecture, dtypes per tensor, memory it needs
+  bitflash convert in.gguf out.gguf --type f16|q8_0|q4_0
+                                           requantize a model (atomic write)
   bitflash info [--json]                   version, CPU features, kernel path per op, threads
   bitflash bench roofline [options]        DRAM read bandwidth, int8 and fp32 peaks of this machine
       --threads 1,2    thread counts (default: 1 and all)
@@ -134,10 +141,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'info') {
-    const { values } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } } });
+    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+    if (positionals[0]) return modelInfoCmd(positionals[0], values.json === true);
     await info(values.json === true);
     return 0;
   }
+  if (cmd === 'run') return runCmd(rest);
+  if (cmd === 'convert') return convertCmd(rest);
   if (cmd === 'bench') {
     const [what, ...opts] = rest;
     if (what === 'roofline') {

@@ -9,7 +9,7 @@ import { rangeError } from '../validate.js';
 
 export const OP = { embed: 1, rmsnorm: 2, matmul: 3, rope: 4, attention: 5, swiglu: 6, add: 7, takeLast: 8, softmax: 9, bias: 10 } as const;
 
-export type WeightDType = 'f32' | 'f16' | 'q8_0';
+export type WeightDType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_K';
 
 export interface GraphWeight {
   readonly index: number;

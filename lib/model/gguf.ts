@@ -75,6 +75,8 @@ export interface GGUFFile {
   alignment: number;
   dataOffset: number;
   metadata: Map<string, GGUFValue>;
+  /** The stored type of each metadata value (and of array elements), so a writer can keep them. */
+  metadataTypes: Map<string, { type: GGUFValueType; elemType?: GGUFValueType }>;
   tensors: GGUFTensorInfo[];
 }
 
@@ -227,13 +229,23 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
     const nTensors = r.count('tensor count', Math.floor((size - r.pos) / 32));
     const nKV = r.count('metadata count', Math.floor((size - r.pos) / 13));
     const metadata = new Map<string, GGUFValue>();
+    const metadataTypes = new Map<string, { type: GGUFValueType; elemType?: GGUFValueType }>();
     for (let i = 0; i < nKV; i++) {
       const key = r.str(`metadata key ${i}`);
       const tAt = r.pos;
       const t = r.u32(`type of ${key}`) as GGUFValueType;
       if (!(t in GGUFValueType)) r.fail(`metadata ${JSON.stringify(key)}: unknown value type ${t}`, tAt);
       if (metadata.has(key)) r.fail(`duplicate metadata key ${JSON.stringify(key)}`, tAt);
+      const elemAt = r.pos;
       metadata.set(key, readValue(r, t, `metadata ${JSON.stringify(key)}`, 0));
+      if (t === GGUFValueType.ARRAY) {
+        // the element type is the u32 right after the value type
+        const b = Buffer.alloc(4);
+        readSync(fd, b, 0, 4, elemAt);
+        metadataTypes.set(key, { type: t, elemType: b.readUInt32LE(0) as GGUFValueType });
+      } else {
+        metadataTypes.set(key, { type: t });
+      }
     }
     const alignV = metadata.get('general.alignment') ?? 32;
     if (typeof alignV !== 'number' || alignV <= 0 || (alignV & (alignV - 1)) !== 0 || alignV > 1 << 20) {
@@ -279,7 +291,7 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
         r.fail(`tensor ${JSON.stringify(t.name)}: data [${t.fileOffset}, ${t.fileOffset + t.bytes}) extends past the end of the file (${size} bytes)`, t.fileOffset);
       }
     }
-    return { path, version, size, alignment, dataOffset, metadata, tensors };
+    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors };
   } finally {
     closeSync(fd);
   }

@@ -66,7 +66,7 @@ export function llamaHParams(f: GGUFFile): LlamaHParams {
   };
 }
 
-const EXEC_TYPES: Record<string, WeightDType> = { f32: 'f32', f16: 'f16', q8_0: 'q8_0' };
+const EXEC_TYPES: Record<string, WeightDType> = { f32: 'f32', f16: 'f16', q8_0: 'q8_0', q4_0: 'q4_0', q4_K: 'q4_K' };
 
 export interface BuiltModel {
   hp: LlamaHParams;
@@ -90,7 +90,7 @@ export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number;
       throw new BitflashFormatError(`${f.path}: tensor ${name} is missing`);
     }
     const dtype = EXEC_TYPES[t.typeName];
-    if (!dtype) throw new BitflashUnsupportedError(`${f.path}: tensor ${name} has type ${t.typeName}, which the model runtime does not run yet (f32, f16, q8_0)`);
+    if (!dtype) throw new BitflashUnsupportedError(`${f.path}: tensor ${name} has type ${t.typeName}, which the model runtime does not run yet (f32, f16, q8_0, q4_0, q4_K)`);
     if (t.dims.length > 2) throw new BitflashFormatError(`${f.path}: tensor ${name} has ${t.dims.length} dimensions`);
     const n = t.dims.length === 2 ? t.dims[1]! : 1;
     const k = t.dims[0]!;

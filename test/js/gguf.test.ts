@@ -13,7 +13,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('GGUF reader', () => {
   it('reads the tiny Llama: metadata, tensor infos, data', () => {
-    const g = readGGUF(fx('stories260K.gguf'));
+    const g = readGGUF(new URL('../../models/stories260K.gguf', import.meta.url).pathname);
     expect(g.version).toBe(3);
     expect(g.tensors.length).toBe(48);
     expect(g.metadata.size).toBe(19);
@@ -41,9 +41,9 @@ describe('GGUF reader', () => {
   });
 
   it('truncation at every header field boundary gives ERR_BITFLASH_FORMAT with the offset', () => {
-    const src = readFileSync(fx('stories260K.gguf'));
+    const src = readFileSync(new URL('../../models/stories260K.gguf', import.meta.url).pathname);
     const trace: number[] = [];
-    const g = readGGUF(fx('stories260K.gguf'), { trace });
+    const g = readGGUF(new URL('../../models/stories260K.gguf', import.meta.url).pathname, { trace });
     const cuts = [...new Set(trace)].filter((o) => o < g.dataOffset);
     expect(cuts.length).toBeGreaterThan(1000);
     const f = path.join(tmp, 'cut.gguf');
@@ -67,10 +67,10 @@ describe('GGUF reader', () => {
   });
 
   it('huge counts, lengths, dims and offsets fail fast with the offset, never allocate', () => {
-    const src = readFileSync(fx('stories260K.gguf'));
+    const src = readFileSync(new URL('../../models/stories260K.gguf', import.meta.url).pathname);
     const f = path.join(tmp, 'mut.gguf');
     const trace: number[] = [];
-    const g = readGGUF(fx('stories260K.gguf'), { trace });
+    const g = readGGUF(new URL('../../models/stories260K.gguf', import.meta.url).pathname, { trace });
     const put64 = (at: number, v: bigint) => {
       const b = Buffer.from(src);
       b.writeBigUInt64LE(v, at);
@@ -103,8 +103,8 @@ describe('GGUF reader', () => {
   });
 
   it('random bit flips in the header never crash: a valid parse or a typed error', () => {
-    const src = readFileSync(fx('stories260K.gguf'));
-    const g = readGGUF(fx('stories260K.gguf'));
+    const src = readFileSync(new URL('../../models/stories260K.gguf', import.meta.url).pathname);
+    const g = readGGUF(new URL('../../models/stories260K.gguf', import.meta.url).pathname);
     const f = path.join(tmp, 'flip.gguf');
     const r = rng(99);
     let typed = 0;

@@ -4,7 +4,7 @@ import { GraphBuilder, createPlan } from '../../lib/graph/builder.js';
 import { loadModel } from '../../lib/model/model.js';
 import { argmax } from '../../lib/model/sampling.js';
 
-const tiny = new URL('../fixtures/stories260K.gguf', import.meta.url).pathname;
+const tiny = new URL('../../models/stories260K.gguf', import.meta.url).pathname;
 // llama2.c's reference greedy continuation from BOS (test/fixtures/README.md).
 const GREEDY = [403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385];
 

@@ -44,7 +44,7 @@ describe.each(['ggml-vocab-llama-spm.gguf', 'ggml-vocab-gpt-2.gguf'])('tokenizer
 
 describe('tiny Llama tokenizer', () => {
   it('encodes with byte fallback and BOS', () => {
-    const tok = tokenizerFromGGUF(readGGUF(fx('stories260K.gguf')));
+    const tok = tokenizerFromGGUF(readGGUF(new URL('../../models/stories260K.gguf', import.meta.url).pathname));
     expect(tok.vocabSize).toBe(512);
     const ids = tok.encode('Once upon a time 🦙');
     expect(ids[0]).toBe(1);
