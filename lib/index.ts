@@ -67,3 +67,10 @@ export {
 } from './ops/quantize-blocks.js';
 export { measureRoofline, formatRoofline, type Roofline, type RooflineRow, type RooflineOptions } from './roofline.js';
 export { version } from './version.js';
+export { loadModel, Model, type LoadOptions, type GenerateOptions, type GeneratedToken, type GenerationStats } from './model/model.js';
+export { readGGUF, readTensorData, GGML_TYPES, GGUFValueType, type GGUFFile, type GGUFTensorInfo, type GGUFValue } from './model/gguf.js';
+export { writeGGUF, convertGGUF, CONVERT_TYPES, type ConvertType, type ConvertReport, type WriteTensor, type WriteMeta } from './model/gguf-write.js';
+export { tokenizerFromGGUF, type Tokenizer, type EncodeOptions } from './model/tokenizer.js';
+export { GraphBuilder, createPlan, type GraphNode, type GraphWeight, type PlanSpec, type NativePlan } from './graph/builder.js';
+export { llamaHParams, buildLlama, type LlamaHParams } from './model/llama.js';
+export { Sampler, type SamplingOptions } from './model/sampling.js';

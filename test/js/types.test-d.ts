@@ -61,3 +61,14 @@ describe('low-bit matmul types', () => {
     quantizeSync(new Float32Array(64), { dtype: 'i4g', shape: [2, 32], group: 48 });
   });
 });
+
+import { loadModel, type Model, type GeneratedToken, GraphBuilder, type GraphNode } from '../../lib/index.js';
+
+describe('model types', () => {
+  it('loadModel, generate and the graph builder are typed', () => {
+    expectTypeOf(loadModel).returns.toEqualTypeOf<Promise<Model>>();
+    expectTypeOf<ReturnType<Model['generate']>>().toEqualTypeOf<AsyncGenerator<GeneratedToken, void, undefined>>();
+    expectTypeOf<ReturnType<Model['logits']>>().toEqualTypeOf<Promise<Float32Array>>();
+    expectTypeOf<ReturnType<GraphBuilder['add']>>().toEqualTypeOf<GraphNode>();
+  });
+});
