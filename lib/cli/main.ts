@@ -15,9 +15,10 @@ const HELP = `bitflash ${version}: low-bit inference kernels for Node.js
 
 Usage:
   bitflash run [model.gguf] [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
-               [--repeat-penalty R] [--seed S] [--ctx N] [-t THREADS] [--kv-type f32|f16]
+               [--repeat-penalty R] [--seed S] [--ctx N] [-t THREADS] [--kv-type f32|f16] [--ram 2G]
                                            generate text (no model: the bundled stories260K)
-  bitflash info model.gguf [--json]        architecture, dtypes per tensor, memory it needs
+  bitflash info model.gguf [--ram 2G] [--json]
+                                           architecture, dtypes per tensor, memory it needs, residency plan
   bitflash convert in.gguf out.gguf --type f16|q8_0|q4_0
                                            requantize a model (atomic write)
   bitflash info [--json]                   version, CPU features, kernel path per op, threads
@@ -141,8 +142,12 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'info') {
-    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
-    if (positionals[0]) return modelInfoCmd(positionals[0], values.json === true);
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { json: { type: 'boolean', default: false }, ram: { type: 'string' }, density: { type: 'string' } },
+    });
+    if (positionals[0]) return modelInfoCmd(positionals[0], values.json === true, values.ram, values.density ? Number(values.density) : undefined);
     await info(values.json === true);
     return 0;
   }

@@ -8,6 +8,7 @@ import { CONVERT_TYPES, convertGGUF, type ConvertType } from '../model/gguf-writ
 import { llamaHParams } from '../model/llama.js';
 import { loadModel } from '../model/model.js';
 import { setThreads } from '../runtime.js';
+import { formatPlan, parseBudget, planResidency } from '../memory/planner.js';
 
 /** The model bundled with the package (stories260K, MIT): the embedded default of `bitflash run`. */
 export const DEFAULT_MODEL = path.join(packageRoot, 'models', 'stories260K.gguf');
@@ -28,6 +29,8 @@ export async function runCmd(argv: string[]): Promise<number> {
       ctx: { type: 'string' },
       threads: { type: 'string', short: 't' },
       'kv-type': { type: 'string', default: 'f32' },
+      ram: { type: 'string' },
+      density: { type: 'string' },
     },
   });
   const file = positionals[0] ?? DEFAULT_MODEL;
@@ -36,7 +39,12 @@ export async function runCmd(argv: string[]): Promise<number> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
-  const model = await loadModel(file, { ...(values.ctx ? { nCtx: Number(values.ctx) } : {}), kvType: values['kv-type'] as 'f32' | 'f16' });
+  const model = await loadModel(file, {
+    ...(values.ctx ? { nCtx: Number(values.ctx) } : {}),
+    ...(values.ram ? { ramBudget: values.ram } : {}),
+    ...(values.density ? { density: Number(values.density) } : {}),
+    kvType: values['kv-type'] as 'f32' | 'f16',
+  });
   try {
     if (!positionals[0]) console.error(`(no model given: running the bundled ${path.basename(DEFAULT_MODEL)})`);
     process.stdout.write(values.prompt!);
@@ -71,9 +79,10 @@ function fmtBytes(b: number): string {
   return b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : b >= 2 ** 20 ? `${(b / 2 ** 20).toFixed(2)} MiB` : `${(b / 1024).toFixed(1)} KiB`;
 }
 
-export async function modelInfoCmd(file: string, json: boolean): Promise<number> {
+export async function modelInfoCmd(file: string, json: boolean, ram?: string, density?: number): Promise<number> {
   const f = readGGUF(file);
   const hp = llamaHParams(f);
+  const plan = ram ? planResidency(f, { ramBudget: parseBudget(ram), nCtx: Math.min(4096, hp.contextLength), batch: 64, kvType: 'f32', ...(density ? { density } : {}) }) : undefined;
   const byType = new Map<string, { count: number; bytes: number }>();
   for (const t of f.tensors) {
     const e = byType.get(t.typeName) ?? { count: 0, bytes: 0 };
@@ -93,6 +102,7 @@ export async function modelInfoCmd(file: string, json: boolean): Promise<number>
     tensors: f.tensors.map((t) => ({ name: t.name, type: t.typeName, dims: t.dims, bytes: t.bytes })),
     dtypes: Object.fromEntries(byType),
     memory: { weights, kvCacheF32AtDefaultCtx: kv, defaultCtx: nCtx, total: weights + kv },
+    ...(plan ? { plan: { ...plan, resident: undefined } } : {}),
   };
   if (json) {
     console.log(JSON.stringify(out, null, 2));
@@ -104,6 +114,7 @@ export async function modelInfoCmd(file: string, json: boolean): Promise<number>
   console.log('  tensors by dtype:');
   for (const [t, e] of byType) console.log(`    ${t.padEnd(6)} ${String(e.count).padStart(4)} tensors  ${fmtBytes(e.bytes)}`);
   console.log(`  memory: weights ${fmtBytes(weights)} + f32 KV cache at ctx ${nCtx} ${fmtBytes(kv)} = ${fmtBytes(weights + kv)} (plus activations)`);
+  if (plan) console.log(`residency plan, ${formatPlan(plan)}`);
   return 0;
 }
 

@@ -75,7 +75,7 @@ export interface BuiltModel {
 }
 
 /** Reads the weights (pread) and builds the per-step plan: logits of the last token (or of all with allLogits). */
-export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean }): BuiltModel {
+export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array> }): BuiltModel {
   const hp = llamaHParams(f);
   const g = new GraphBuilder();
   const byName = new Map(f.tensors.map((t) => [t.name, t]));
@@ -94,7 +94,12 @@ export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number;
     if (t.dims.length > 2) throw new BitflashFormatError(`${f.path}: tensor ${name} has ${t.dims.length} dimensions`);
     const n = t.dims.length === 2 ? t.dims[1]! : 1;
     const k = t.dims[0]!;
-    const data = readTensorData(f, t);
+    // A second plan over the same file (e.g. all-rows logits) shares the weight buffers.
+    let data = opts.weightCache?.get(name);
+    if (!data) {
+      data = readTensorData(f, t);
+      opts.weightCache?.set(name, data);
+    }
     weightBytes += data.byteLength;
     // f32 weights are read as bytes; the executor reads them in place (aligned copy)
     const w = g.weight(name, dtype, [n, k], dtype === 'f32' ? new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4) : data);

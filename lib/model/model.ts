@@ -8,6 +8,7 @@ import { expectInt } from '../validate.js';
 import { readGGUF, type GGUFFile } from './gguf.js';
 import { buildLlama, type LlamaHParams } from './llama.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
+import { parseBudget, planResidency, type ResidencyPlan } from '../memory/planner.js';
 import { tokenizerFromGGUF, type Tokenizer } from './tokenizer.js';
 
 export interface LoadOptions {
@@ -16,6 +17,10 @@ export interface LoadOptions {
   /** Tokens per prompt step (default 64). */
   batch?: number;
   kvType?: 'f32' | 'f16';
+  /** Hard RAM budget for everything the model holds (bytes, or a size like '2G'). */
+  ramBudget?: number | string;
+  /** Target FFN density for flash-layout models (default 1: dense streaming). */
+  density?: number;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -46,45 +51,51 @@ export class Model {
   readonly nCtx: number;
   readonly batch: number;
   readonly weightBytes: number;
+  /** The residency plan when a RAM budget was given. */
+  readonly plan: ResidencyPlan | undefined;
   /** Figures of the last generate() call. */
   lastStats: GenerationStats | undefined;
-  private plan: NativePlan | undefined;
-  private fullPlan: NativePlan | undefined;
+  private exec: NativePlan | undefined;
+  private fullExec: NativePlan | undefined;
   private busy = false;
   private readonly logitsBuf: Float32Array;
+  private readonly weightCache = new Map<string, Uint8Array>();
 
-  private constructor(readonly file: GGUFFile, private readonly opts: Required<LoadOptions>) {
+  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget'>>, plan: ResidencyPlan | undefined) {
+    this.plan = plan;
     this.tokenizer = tokenizerFromGGUF(file);
-    const built = buildLlama(file, { maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType });
+    const built = buildLlama(file, { maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache });
     this.hparams = built.hp;
     this.weightBytes = built.weightBytes;
     this.nCtx = opts.nCtx;
     this.batch = opts.batch;
-    this.plan = createPlan(built.spec);
+    this.exec = createPlan(built.spec);
     this.logitsBuf = new Float32Array(this.hparams.nVocab);
   }
 
   static load(path: string, opts: LoadOptions = {}): Model {
     const file = readGGUF(path);
     const ctxMeta = Math.min(4096, (file.metadata.get(`${String(file.metadata.get('general.architecture'))}.context_length`) as number | undefined) ?? 2048);
-    const o: Required<LoadOptions> = {
+    const o: Required<Omit<LoadOptions, 'ramBudget'>> = {
       nCtx: expectInt('loadModel', 'nCtx', opts.nCtx ?? ctxMeta, 1, 1 << 20),
       batch: expectInt('loadModel', 'batch', opts.batch ?? 64, 1, 4096),
       kvType: opts.kvType ?? 'f32',
+      density: opts.density ?? 1,
     };
     if (o.kvType !== 'f32' && o.kvType !== 'f16') throw new RangeError(`loadModel: kvType must be 'f32' or 'f16', received ${String(o.kvType)}`);
-    return new Model(file, o);
+    const plan = opts.ramBudget !== undefined ? planResidency(file, { ramBudget: parseBudget(opts.ramBudget), nCtx: o.nCtx, batch: o.batch, kvType: o.kvType, density: o.density }) : undefined;
+    return new Model(file, o, plan);
   }
 
   /** Bytes the native side holds for this model (activations and KV cache; weights are JS buffers). */
   get nativeBytes(): number {
-    return (this.plan?.bytesHeld ?? 0) + (this.fullPlan?.bytesHeld ?? 0);
+    return (this.exec?.bytesHeld ?? 0) + (this.fullExec?.bytesHeld ?? 0);
   }
 
   private live(fn: string): NativePlan {
-    if (!this.plan) throw new BitflashDisposedError(`${fn}: the model is disposed`);
+    if (!this.exec) throw new BitflashDisposedError(`${fn}: the model is disposed`);
     if (this.busy) throw new BitflashError('ERR_BITFLASH_ARG', `${fn}: the model is already running a call (one at a time per model)`);
-    return this.plan;
+    return this.exec;
   }
 
   /** Runs tokens through the model from position pos; returns the logits of the last one. */
@@ -154,16 +165,16 @@ export class Model {
     for (const t of tokens) expectInt('logits', 'token', t, 0, this.hparams.nVocab - 1);
     this.busy = true;
     try {
-      if (!this.fullPlan) {
-        const built = buildLlama(this.file, { maxTokens: this.batch, nCtx: this.nCtx, kvType: this.opts.kvType, allLogits: true });
-        this.fullPlan = createPlan(built.spec);
+      if (!this.fullExec) {
+        const built = buildLlama(this.file, { maxTokens: this.batch, nCtx: this.nCtx, kvType: this.opts.kvType, allLogits: true, weightCache: this.weightCache });
+        this.fullExec = createPlan(built.spec);
       }
       const V = this.hparams.nVocab;
       const out = new Float32Array(tokens.length * V);
       for (let i = 0; i < tokens.length; i += this.batch) {
         const chunk = Int32Array.from(tokens.slice(i, i + this.batch));
         const rows = new Float32Array(out.buffer, i * V * 4, chunk.length * V);
-        const plan = this.fullPlan;
+        const plan = this.fullExec;
         await callAsync(() => plan.step(chunk, i, rows));
       }
       return out;
@@ -192,10 +203,11 @@ export class Model {
   }
 
   dispose(): void {
-    this.plan?.dispose();
-    this.fullPlan?.dispose();
-    this.plan = undefined;
-    this.fullPlan = undefined;
+    this.exec?.dispose();
+    this.fullExec?.dispose();
+    this.exec = undefined;
+    this.fullExec = undefined;
+    this.weightCache.clear();
   }
 
   [Symbol.dispose](): void {
