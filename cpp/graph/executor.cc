@@ -7,11 +7,16 @@
 
 #include "bitflash/error.h"
 #include "bitflash/fmatmul.h"
+#include "bitflash/io.h"
 #include "bitflash/matmul.h"
 #include "bitflash/quant.h"
 #include "bitflash/threadpool.h"
+#include "flash-state.h"
 
 namespace bitflash::graph {
+
+void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st);  // ffn-flash.cc
+
 namespace {
 
 size_t row_bytes(DType t, size_t k) {
@@ -114,6 +119,15 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
         same_rows(s.slots[o.a], s.slots[o.out], "bias");
         break;
       }
+      case OpCode::ffn_flash: {
+        BITFLASH_CHECK(s.flash != nullptr, kErrArg, "plan: ffn_flash needs a flash spec");
+        const WeightSpec& g = weight(o.w, "ffn_flash gate");
+        BITFLASH_CHECK(g.n == s.flash->n_ff && g.k == s.flash->n_embd, kErrArg, "plan: ffn_flash gate must be [n_ff, n_embd]");
+        BITFLASH_CHECK(slot(o.a, "ffn_flash").cols == g.k && slot(o.out, "ffn_flash").cols == g.k && o.a != o.out, kErrArg, "plan: ffn_flash shapes");
+        same_rows(s.slots[o.a], s.slots[o.out], "ffn_flash");
+        BITFLASH_CHECK(o.layer >= 0 && static_cast<size_t>(o.layer) < s.flash->layer_offsets.size(), kErrArg, "plan: ffn_flash layer");
+        break;
+      }
       case OpCode::softmax:
         BITFLASH_CHECK(slot(o.a, "softmax").cols == slot(o.out, "softmax").cols, kErrArg, "plan: softmax shapes");
         same_rows(s.slots[o.a], s.slots[o.out], "softmax");
@@ -133,7 +147,10 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
     kcache_.assign(s.n_layers, std::vector<float>(kv));
     vcache_.assign(s.n_layers, std::vector<float>(kv));
   }
+  if (s.flash) init_flash(spec_, flash_);
 }
+
+Executor::~Executor() = default;
 
 size_t Executor::output_rows(size_t n) const { return spec_.slots[spec_.output_slot].single_row ? 1 : n; }
 size_t Executor::output_cols() const { return spec_.slots[spec_.output_slot].cols; }
@@ -143,6 +160,7 @@ size_t Executor::bytes_held() const {
   for (const auto& s : slots_) b += s.size() * 4;
   for (const auto& c : kcache_) b += c.size() * 4 * 2;
   for (const auto& c : kcache16_) b += c.size() * 2 * 2;
+  if (flash_) b += flash_->cache->arena_bytes() + flash_->pool->scratch_bytes() + flash_->gate.size() * 4;
   return b;
 }
 
@@ -151,6 +169,7 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
   BITFLASH_CHECK(n >= 1 && n <= s.max_tokens, kErrArg, "step: token count must be 1..maxTokens (" + std::to_string(s.max_tokens) + ")");
   if (s.n_layers > 0) BITFLASH_CHECK(pos0 <= s.n_ctx && n <= s.n_ctx - pos0, kErrArg, "step: context full (nCtx " + std::to_string(s.n_ctx) + ")");
   BITFLASH_CHECK(out_len >= output_rows(n) * output_cols(), kErrArg, "step: output buffer too short");
+  if (flash_) flash_->cache->begin_step();
   for (const OpSpec& o : s.ops) {
     const size_t rows_a = o.a >= 0 && s.slots[o.a].single_row ? 1 : n;
     switch (o.op) {
@@ -324,6 +343,9 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
         }
         break;
       }
+      case OpCode::ffn_flash:
+        run_ffn_flash(o, rows_a);
+        break;
       case OpCode::take_last: {
         const size_t d = s.slots[o.a].cols;
         std::memmove(slots_[o.out].data(), slots_[o.a].data() + (rows_a - 1) * d, d * 4);

@@ -39,7 +39,9 @@ class Plan : public Napi::ObjectWrap<Plan> {
     return DefineClass(env, "Plan",
                        {InstanceMethod("step", &Plan::Step), InstanceMethod("stepSync", &Plan::StepSync),
                         InstanceMethod("dispose", &Plan::Dispose), InstanceAccessor("bytesHeld", &Plan::BytesHeld, nullptr),
-                        InstanceAccessor("disposed", &Plan::Disposed, nullptr)});
+                        InstanceAccessor("disposed", &Plan::Disposed, nullptr), InstanceMethod("flashStats", &Plan::FlashStatsJs),
+                        InstanceMethod("resetFlashStats", &Plan::ResetFlashStats), InstanceMethod("flashHistograms", &Plan::FlashHistograms),
+                        InstanceMethod("setFlashThresholds", &Plan::SetFlashThresholds)});
   }
 
   explicit Plan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Plan>(info) {
@@ -110,7 +112,90 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec.attn_scale = static_cast<float>(num_field(op, "attnScale", 0));
       s.ops.push_back(spec);
     }
+    Napi::Value fl = o.Get("flash");
+    if (fl.IsObject()) {
+      Napi::Object f = fl.As<Napi::Object>();
+      auto spec = std::make_shared<graph::FlashSpec>();
+      if (!f.Get("path").IsString()) fail(kErrArg, "plan: flash.path must be a string");
+      spec->path = f.Get("path").As<Napi::String>().Utf8Value();
+      spec->bundle_bytes = static_cast<size_t>(num_field(f, "bundleBytes", 0));
+      spec->read_bytes = static_cast<size_t>(num_field(f, "readBytes", 0));
+      spec->row_bytes = static_cast<size_t>(num_field(f, "rowBytes", 0));
+      spec->row_type = static_cast<DType>(int_field(f, "rowType", 0, 0, 255));
+      spec->n_ff = static_cast<size_t>(int_field(f, "nFf", 0, 1, 1 << 24));
+      spec->n_embd = static_cast<size_t>(int_field(f, "nEmbd", 0, 1, 1 << 24));
+      spec->slots_per_layer = static_cast<uint32_t>(int_field(f, "slotsPerLayer", 0, 1, 1 << 24));
+      spec->window = static_cast<uint32_t>(int_field(f, "window", 5, 1, 1 << 20));
+      spec->readers = static_cast<unsigned>(int_field(f, "readers", 8, 1, 256));
+      spec->direct = f.Get("direct").IsUndefined() ? true : f.Get("direct").ToBoolean().Value();
+      spec->record = f.Get("record").ToBoolean().Value();
+      Napi::Value lo = f.Get("layerOffsets"), th = f.Get("thresholds");
+      if (!lo.IsArray() || !th.IsArray()) fail(kErrArg, "plan: flash.layerOffsets and flash.thresholds must be arrays");
+      Napi::Array la = lo.As<Napi::Array>(), ta = th.As<Napi::Array>();
+      for (uint32_t i = 0; i < la.Length(); i++) {
+        const double v = number(la.Get(i), "flash.layerOffsets");
+        if (!(v >= 0 && v < 9.0e15)) fail(kErrArg, "plan: flash.layerOffsets out of range");
+        spec->layer_offsets.push_back(static_cast<uint64_t>(v));
+      }
+      for (uint32_t i = 0; i < ta.Length(); i++) spec->thresholds.push_back(static_cast<float>(number(ta.Get(i), "flash.thresholds")));
+      s.flash = spec;
+    }
     exec_ = std::make_shared<Executor>(std::move(s));
+  }
+
+  Napi::Value FlashStatsJs(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (!exec_) fail(kErrDisposed, "flashStats: the plan is disposed");
+      const graph::FlashStats f = exec_->flash_stats();
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("bytesRead", static_cast<double>(f.bytes_read));
+      o.Set("readsIssued", static_cast<double>(f.reads_issued));
+      o.Set("requests", static_cast<double>(f.requests));
+      o.Set("cacheHits", static_cast<double>(f.cache_hits));
+      o.Set("cacheMisses", static_cast<double>(f.cache_misses));
+      o.Set("evictions", static_cast<double>(f.evictions));
+      o.Set("ioMs", static_cast<double>(f.io_ns) / 1e6);
+      o.Set("computeMs", static_cast<double>(f.compute_ns) / 1e6);
+      o.Set("neuronsActive", static_cast<double>(f.neurons_active));
+      o.Set("neuronsTotal", static_cast<double>(f.neurons_total));
+      o.Set("cacheResidentBytes", static_cast<double>(f.resident_bytes));
+      o.Set("cacheArenaBytes", static_cast<double>(f.arena_bytes));
+      return o;
+    });
+  }
+
+  Napi::Value ResetFlashStats(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (!exec_) fail(kErrDisposed, "resetFlashStats: the plan is disposed");
+      if (busy_->load()) fail(kErrArg, "resetFlashStats: a step is running");
+      exec_->reset_flash_stats();
+      return info.Env().Undefined();
+    });
+  }
+
+  Napi::Value FlashHistograms(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (!exec_) fail(kErrDisposed, "flashHistograms: the plan is disposed");
+      const auto h = exec_->flash_histograms();
+      Napi::Array a = Napi::Array::New(info.Env(), h.size());
+      for (size_t l = 0; l < h.size(); l++) {
+        Napi::Float64Array row = Napi::Float64Array::New(info.Env(), h[l].size());
+        for (size_t b = 0; b < h[l].size(); b++) row[b] = static_cast<double>(h[l][b]);
+        a.Set(static_cast<uint32_t>(l), row);
+      }
+      return a;
+    });
+  }
+
+  Napi::Value SetFlashThresholds(const Napi::CallbackInfo& info) {
+    return guard(info.Env(), [&]() -> Napi::Value {
+      if (!exec_) fail(kErrDisposed, "setFlashThresholds: the plan is disposed");
+      if (busy_->load()) fail(kErrArg, "setFlashThresholds: a step is running");
+      arg_count(info, 1, "setFlashThresholds");
+      Span<float> t = typed<float>(info[0], napi_float32_array, "setFlashThresholds");
+      exec_->set_flash_thresholds(std::vector<float>(t.data, t.data + t.length));
+      return info.Env().Undefined();
+    });
   }
 
   struct StepArgs {

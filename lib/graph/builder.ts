@@ -7,7 +7,7 @@ import { native } from '../binding.js';
 import { DTYPES } from '../dtypes.js';
 import { rangeError } from '../validate.js';
 
-export const OP = { embed: 1, rmsnorm: 2, matmul: 3, rope: 4, attention: 5, swiglu: 6, add: 7, takeLast: 8, softmax: 9, bias: 10 } as const;
+export const OP = { embed: 1, rmsnorm: 2, matmul: 3, rope: 4, attention: 5, swiglu: 6, add: 7, takeLast: 8, softmax: 9, bias: 10, ffnFlash: 11 } as const;
 
 export type WeightDType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_K';
 
@@ -51,6 +51,25 @@ export interface AttentionParams {
   scale?: number;
 }
 
+/** Flash-offloaded FFN (see cpp/include/bitflash/graph.h FlashSpec). */
+export interface FlashPlanSpec {
+  path: string;
+  bundleBytes: number;
+  readBytes: number;
+  rowBytes: number;
+  /** DTYPES id of the bundle rows. */
+  rowType: number;
+  nFf: number;
+  nEmbd: number;
+  layerOffsets: number[];
+  thresholds: number[];
+  slotsPerLayer: number;
+  window?: number;
+  readers?: number;
+  direct?: boolean;
+  record?: boolean;
+}
+
 export interface PlanSpec {
   maxTokens: number;
   nCtx: number;
@@ -61,6 +80,7 @@ export interface PlanSpec {
   slots: { cols: number; singleRow: boolean }[];
   ops: Record<string, number>[];
   output: number;
+  flash?: FlashPlanSpec;
 }
 
 export class GraphBuilder {
@@ -144,6 +164,14 @@ export class GraphBuilder {
     return this.binary(OP.add, 'add', a, b);
   }
 
+  /** SwiGLU FFN of a flash-layout layer: resident gate, up and down streamed per active neuron. */
+  ffnFlash(x: GraphNode, gate: GraphWeight, layer: number): GraphNode {
+    if (gate.shape[1] !== x.cols) throw rangeError('ffnFlash', 'gate', `[n_ff, ${x.cols}]`, gate.shape);
+    const out = this.node(x.cols, x.singleRow);
+    this.ops.push({ op: OP.ffnFlash, inputs: [x.id], out: out.id, w: gate.index, params: { layer } });
+    return out;
+  }
+
   takeLast(x: GraphNode): GraphNode {
     const out = this.node(x.cols, true);
     this.ops.push({ op: OP.takeLast, inputs: [x.id], out: out.id, params: {} });
@@ -175,7 +203,7 @@ export class GraphBuilder {
    * Compiles the graph: nodes get activation slots, reused once their last reader has run
    * (greedy, by shape), and the op list is serialized for the executor.
    */
-  compile(opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16' }): PlanSpec {
+  compile(opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; flash?: FlashPlanSpec }): PlanSpec {
     if (!this.outputNode) throw new RangeError('compile: no output node (call output(node))');
     const lastUse = new Map<number, number>();
     this.ops.forEach((o, i) => o.inputs.forEach((id) => lastUse.set(id, i)));
@@ -229,12 +257,32 @@ export class GraphBuilder {
       slots,
       ops,
       output: slotOf.get(this.outputNode.id)!,
+      ...(opts.flash ? { flash: opts.flash } : {}),
     };
   }
 }
 
 /** The native plan object (see cpp/napi/graph.cc). */
+export interface FlashStepStats {
+  bytesRead: number;
+  readsIssued: number;
+  requests: number;
+  cacheHits: number;
+  cacheMisses: number;
+  evictions: number;
+  ioMs: number;
+  computeMs: number;
+  neuronsActive: number;
+  neuronsTotal: number;
+  cacheResidentBytes: number;
+  cacheArenaBytes: number;
+}
+
 export interface NativePlan {
+  flashStats(): FlashStepStats;
+  resetFlashStats(): void;
+  flashHistograms(): Float64Array[];
+  setFlashThresholds(t: Float32Array): void;
   step(tokens: Int32Array, pos: number, out: Float32Array): Promise<void>;
   stepSync(tokens: Int32Array, pos: number, out: Float32Array): void;
   dispose(): void;

@@ -3,7 +3,9 @@
  * linear scaling, tied or separate output head, qwen2's attention biases.
  */
 import { BitflashFormatError, BitflashUnsupportedError } from '../errors.js';
-import { GraphBuilder, type GraphWeight, type PlanSpec, type WeightDType } from '../graph/builder.js';
+import { GraphBuilder, type FlashPlanSpec, type GraphWeight, type PlanSpec, type WeightDType } from '../graph/builder.js';
+import { DTYPES } from '../dtypes.js';
+import { flashInfo } from './flash-layout.js';
 import { type GGUFFile, type GGUFTensorInfo, metaNumber, metaString, readTensorData } from './gguf.js';
 
 export interface LlamaHParams {
@@ -75,7 +77,18 @@ export interface BuiltModel {
 }
 
 /** Reads the weights (pread) and builds the per-step plan: logits of the last token (or of all with allLogits). */
-export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array> }): BuiltModel {
+export interface FlashRuntimeOptions {
+  slotsPerLayer: number;
+  thresholds?: number[];
+  window?: number;
+  readers?: number;
+  direct?: boolean;
+}
+
+export function buildLlama(
+  f: GGUFFile,
+  opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array>; flash?: FlashRuntimeOptions },
+): BuiltModel {
   const hp = llamaHParams(f);
   const g = new GraphBuilder();
   const byName = new Map(f.tensors.map((t) => [t.name, t]));
@@ -106,6 +119,22 @@ export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number;
     loaded.set(name, w);
     return w;
   };
+  const fi = flashInfo(f);
+  let flash: FlashPlanSpec | undefined;
+  if (fi) {
+    const offsets = Array.from({ length: hp.nLayers }, (_, l) => {
+      const t = byName.get(`blk.${l}.ffn_bundles`);
+      if (!t) throw new BitflashFormatError(`${f.path}: flash layout without blk.${l}.ffn_bundles`);
+      if (t.dims[0] !== fi.bundleBytes || t.dims[1] !== fi.nFf) throw new BitflashFormatError(`${f.path}: blk.${l}.ffn_bundles has dims ${t.dims.join('x')}`);
+      return t.fileOffset;
+    });
+    const fo = opts.flash ?? { slotsPerLayer: fi.nFf };
+    flash = {
+      path: f.path, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
+      nFf: fi.nFf, nEmbd: fi.nEmbd, layerOffsets: offsets, thresholds: fo.thresholds ?? new Array<number>(hp.nLayers).fill(0),
+      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? 8, direct: fo.direct ?? true, record: true,
+    };
+  }
   const tokEmb = weight('token_embd.weight')!;
   let x = g.embed(tokEmb);
   for (let i = 0; i < hp.nLayers; i++) {
@@ -124,12 +153,16 @@ export function buildLlama(f: GGUFFile, opts: { maxTokens: number; nCtx: number;
     const a = g.attention(q, k, v, { heads: hp.nHead, kvHeads: hp.nHeadKv, headDim: hp.headDim, layer: i });
     x = g.add(x, g.matmul(a, weight(`${p}attn_output.weight`)!));
     const h2 = g.rmsnorm(x, weight(`${p}ffn_norm.weight`)!, hp.rmsEps);
-    const ff = g.swiglu(g.matmul(h2, weight(`${p}ffn_gate.weight`)!), g.matmul(h2, weight(`${p}ffn_up.weight`)!));
-    x = g.add(x, g.matmul(ff, weight(`${p}ffn_down.weight`)!));
+    if (flash) {
+      x = g.add(x, g.ffnFlash(h2, weight(`${p}ffn_gate.weight`)!, i));
+    } else {
+      const ff = g.swiglu(g.matmul(h2, weight(`${p}ffn_gate.weight`)!), g.matmul(h2, weight(`${p}ffn_up.weight`)!));
+      x = g.add(x, g.matmul(ff, weight(`${p}ffn_down.weight`)!));
+    }
   }
   if (!opts.allLogits) x = g.takeLast(x);
   x = g.rmsnorm(x, weight('output_norm.weight')!, hp.rmsEps);
   const head = weight('output.weight', true) ?? tokEmb;
   g.output(g.matmul(x, head));
-  return { hp, spec: g.compile({ maxTokens: opts.maxTokens, nCtx: opts.nCtx, kvType: opts.kvType ?? 'f32' }), weightBytes };
+  return { hp, spec: g.compile({ maxTokens: opts.maxTokens, nCtx: opts.nCtx, kvType: opts.kvType ?? 'f32', ...(flash ? { flash } : {}) }), weightBytes };
 }

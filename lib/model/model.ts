@@ -7,6 +7,8 @@ import { createPlan, type NativePlan } from '../graph/builder.js';
 import { expectInt } from '../validate.js';
 import { readGGUF, type GGUFFile } from './gguf.js';
 import { buildLlama, type LlamaHParams } from './llama.js';
+import { flashInfo } from './flash-layout.js';
+import type { FlashStepStats } from '../graph/builder.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { parseBudget, planResidency, type ResidencyPlan } from '../memory/planner.js';
 import { tokenizerFromGGUF, type Tokenizer } from './tokenizer.js';
@@ -60,17 +62,29 @@ export class Model {
   private busy = false;
   private readonly logitsBuf: Float32Array;
   private readonly weightCache = new Map<string, Uint8Array>();
+  /** Flash-layout models run one plan that returns every row's logits (one neuron cache, not two). */
+  private readonly flash: boolean;
 
   private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget'>>, plan: ResidencyPlan | undefined) {
     this.plan = plan;
     this.tokenizer = tokenizerFromGGUF(file);
-    const built = buildLlama(file, { maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache });
+    const fi = flashInfo(file);
+    this.flash = fi !== undefined;
+    let slotsPerLayer = 0;
+    if (fi) {
+      const layers = Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.block_count`));
+      slotsPerLayer = plan ? Math.max(1, Math.min(fi.nFf, Math.floor(plan.cacheSlots / layers))) : fi.nFf;
+    }
+    const built = buildLlama(file, {
+      maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache, allLogits: this.flash,
+      ...(fi ? { flash: { slotsPerLayer } } : {}),
+    });
     this.hparams = built.hp;
     this.weightBytes = built.weightBytes;
     this.nCtx = opts.nCtx;
     this.batch = opts.batch;
     this.exec = createPlan(built.spec);
-    this.logitsBuf = new Float32Array(this.hparams.nVocab);
+    this.logitsBuf = new Float32Array(this.hparams.nVocab * (this.flash ? opts.batch : 1));
   }
 
   static load(path: string, opts: LoadOptions = {}): Model {
@@ -100,12 +114,61 @@ export class Model {
 
   /** Runs tokens through the model from position pos; returns the logits of the last one. */
   private async forward(plan: NativePlan, tokens: number[], pos: number, signal?: AbortSignal): Promise<Float32Array> {
+    const V = this.hparams.nVocab;
+    let last = 0;
     for (let i = 0; i < tokens.length; i += this.batch) {
       signal?.throwIfAborted();
       const chunk = Int32Array.from(tokens.slice(i, i + this.batch));
       await callAsync(() => plan.step(chunk, pos + i, this.logitsBuf));
+      last = this.flash ? chunk.length - 1 : 0;
     }
-    return this.logitsBuf;
+    return this.logitsBuf.subarray(last * V, (last + 1) * V);
+  }
+
+  /** I/O and cache figures of a flash-layout model since the last reset (undefined for dense models). */
+  flashStats(reset = false): FlashStepStats | undefined {
+    if (!this.flash || !this.exec) return undefined;
+    const s = this.exec.flashStats();
+    if (reset) this.exec.resetFlashStats();
+    return s;
+  }
+
+  /**
+   * Calibrates the per-layer thresholds of a flash-layout SwiGLU model for a target FFN density:
+   * runs the text densely, and sets each layer's threshold on |silu(gate)| at the (1 - density)
+   * quantile of what it saw (histogram bins of 1/8 octave). Returns the thresholds.
+   */
+  async calibrate(text: string, density: number): Promise<number[]> {
+    const exec = this.live('calibrate');
+    if (!this.flash) throw new RangeError('calibrate: only flash-layout models have neuron thresholds');
+    if (!(density > 0 && density <= 1)) throw new RangeError(`calibrate: density must be in (0, 1], received ${density}`);
+    const ids = this.tokenizer.encode(text).slice(0, this.nCtx);
+    if (ids.length < 2) throw new RangeError('calibrate: the text must encode to at least 2 tokens');
+    const L = this.hparams.nLayers;
+    exec.setFlashThresholds(new Float32Array(L));
+    exec.resetFlashStats();
+    const before = exec.flashHistograms().map((h) => Float64Array.from(h));
+    this.busy = true;
+    try {
+      for (let i = 0; i < ids.length; i++) await this.forward(exec, [ids[i]!], i);
+    } finally {
+      this.busy = false;
+    }
+    const after = exec.flashHistograms();
+    const thresholds = after.map((h, l) => {
+      const d = h.map((v, b) => v - before[l]![b]!);
+      const total = d.reduce((a, v) => a + v, 0);
+      if (density >= 1 || total === 0) return 0;
+      let acc = 0;
+      for (let b = 0; b < d.length; b++) {
+        acc += d[b]!;
+        if (acc >= (1 - density) * total) return 2 ** ((b + 1 - 192) / 8);
+      }
+      return 0;
+    });
+    exec.setFlashThresholds(Float32Array.from(thresholds));
+    exec.resetFlashStats();
+    return thresholds;
   }
 
   /** Streams generated tokens. Stops at an end-of-generation token, a stop string, maxTokens, nCtx or the signal. */
@@ -165,6 +228,17 @@ export class Model {
     for (const t of tokens) expectInt('logits', 'token', t, 0, this.hparams.nVocab - 1);
     this.busy = true;
     try {
+      if (this.flash) {
+        const V = this.hparams.nVocab;
+        const out = new Float32Array(tokens.length * V);
+        const exec = this.exec!;
+        for (let i = 0; i < tokens.length; i += this.batch) {
+          const chunk = Int32Array.from(tokens.slice(i, i + this.batch));
+          await callAsync(() => exec.step(chunk, i, this.logitsBuf));
+          out.set(this.logitsBuf.subarray(0, chunk.length * V), i * V);
+        }
+        return out;
+      }
       if (!this.fullExec) {
         const built = buildLlama(this.file, { maxTokens: this.batch, nCtx: this.nCtx, kvType: this.opts.kvType, allLogits: true, weightCache: this.weightCache });
         this.fullExec = createPlan(built.spec);

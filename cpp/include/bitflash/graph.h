@@ -24,6 +24,7 @@ enum class OpCode : int {
   take_last = 8,  // out[0] = a[T - 1]
   softmax = 9,    // out = softmax(a) per row
   bias = 10,      // out = a + w (one row, broadcast over tokens)
+  ffn_flash = 11, // out = down(silu(gate(a)) * up(a)) over the active neurons, bundles streamed from disk
 };
 
 struct WeightSpec {
@@ -49,6 +50,33 @@ struct SlotSpec {
   bool single_row = false;  // holds one row (after take_last), not one per token
 };
 
+// Flash-offloaded FFN (LLM in a flash): per layer, neuron bundles [up row | down column | gate row]
+// of `row_bytes` each, `bundle_bytes` apart, starting at layer_offsets[l] in the file. The gate
+// projection is a resident weight (OpSpec::w); a neuron is active for a token when
+// |silu(gate)| > thresholds[layer] (0: every neuron).
+struct FlashSpec {
+  std::string path;
+  size_t bundle_bytes = 0, read_bytes = 0, row_bytes = 0;
+  DType row_type = DType::f32;
+  size_t n_ff = 0, n_embd = 0;
+  std::vector<uint64_t> layer_offsets;
+  std::vector<float> thresholds;
+  uint32_t slots_per_layer = 0;
+  uint32_t window = 5;
+  unsigned readers = 8;
+  bool direct = true;
+  bool record = false;  // collect |silu(gate)| histograms for threshold calibration
+};
+
+struct FlashStats {
+  uint64_t bytes_read = 0, reads_issued = 0, requests = 0, cache_hits = 0, cache_misses = 0, evictions = 0;
+  uint64_t io_ns = 0, compute_ns = 0, neurons_active = 0, neurons_total = 0, resident_bytes = 0, arena_bytes = 0;
+};
+
+// Histogram of log2|silu(gate)|: bin b covers [2^((b - kHistZero)/8), 2^((b + 1 - kHistZero)/8)).
+inline constexpr int kHistBins = 256;
+inline constexpr int kHistZero = 192;  // bin of |a| = 1; bin 0 collects everything below 2^-24
+
 struct PlanSpec {
   size_t max_tokens = 1;  // rows per step
   size_t n_ctx = 0;       // KV cache length
@@ -60,7 +88,10 @@ struct PlanSpec {
   std::vector<OpSpec> ops;
   int input_slot = -1;   // unused: inputs are token ids
   int output_slot = -1;  // copied to the caller's buffer after the step
+  std::shared_ptr<FlashSpec> flash;  // set when the plan has ffn_flash ops
 };
+
+struct FlashState;
 
 class Executor {
  public:
@@ -70,8 +101,14 @@ class Executor {
   void step(const int32_t* tokens, size_t n, size_t pos0, float* out, size_t out_len);
   size_t output_rows(size_t n) const;
   size_t output_cols() const;
-  size_t bytes_held() const;  // activations + KV cache
+  size_t bytes_held() const;  // activations + KV cache + neuron cache + I/O scratch
   const PlanSpec& spec() const { return spec_; }
+  FlashStats flash_stats() const;
+  void reset_flash_stats();
+  // Per-layer histograms of |silu(gate)| (kHistBins each), when recording.
+  std::vector<std::vector<uint64_t>> flash_histograms() const;
+  void set_flash_thresholds(const std::vector<float>& t);
+  ~Executor();
 
  private:
   PlanSpec spec_;
@@ -79,6 +116,8 @@ class Executor {
   std::vector<std::vector<float>> kcache_, vcache_;      // f32 cache
   std::vector<std::vector<uint16_t>> kcache16_, vcache16_;  // f16 cache
   std::vector<float> scratch_;
+  std::unique_ptr<FlashState> flash_;
+  void run_ffn_flash(const OpSpec& o, size_t rows);
 };
 
 }  // namespace bitflash::graph
