@@ -60,6 +60,8 @@ void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
                    "flash: layer bundles extend past the end of " + f.path);
   io::ReaderOptions ro;
   ro.threads = f.readers;
+  ro.max_read = f.max_read;
+  ro.max_gap = std::min<size_t>(ro.max_gap, f.max_read);
   st->pool = std::make_unique<io::ReaderPool>(ro);
   io::CacheOptions co;
   co.slot_bytes = f.read_bytes;

@@ -127,6 +127,7 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec->slots_per_layer = static_cast<uint32_t>(int_field(f, "slotsPerLayer", 0, 1, 1 << 24));
       spec->window = static_cast<uint32_t>(int_field(f, "window", 5, 1, 1 << 20));
       spec->readers = static_cast<unsigned>(int_field(f, "readers", 8, 1, 256));
+      spec->max_read = static_cast<size_t>(int_field(f, "maxRead", 128 << 10, 4096, 1 << 30));
       spec->direct = f.Get("direct").IsUndefined() ? true : f.Get("direct").ToBoolean().Value();
       spec->record = f.Get("record").ToBoolean().Value();
       Napi::Value lo = f.Get("layerOffsets"), th = f.Get("thresholds");

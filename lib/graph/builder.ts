@@ -66,6 +66,7 @@ export interface FlashPlanSpec {
   slotsPerLayer: number;
   window?: number;
   readers?: number;
+  maxRead?: number;
   direct?: boolean;
   record?: boolean;
 }

@@ -9,6 +9,12 @@ import type { GGUFFile } from '../model/gguf.js';
 import { flashInfo, type FlashInfo } from '../model/flash-layout.js';
 import { llamaHParams } from '../model/llama.js';
 
+/** Reader threads of the flash I/O pool and their largest single read (each holds a bounce buffer). */
+export const FLASH_READERS = 8;
+export const FLASH_MAX_READ = 128 * 1024;
+/** Bytes the reader pool holds: per reader, a bounce buffer of maxRead + 8 KiB and a 16 KiB gap buffer. */
+export const flashIoScratchBytes = (readers = FLASH_READERS, maxRead = FLASH_MAX_READ) => readers * (maxRead + 8192 + 16384);
+
 export interface PlanOptions {
   ramBudget: number;
   nCtx: number;
@@ -25,6 +31,8 @@ export interface ResidencyPlan {
   residentBytes: number;
   kvCacheBytes: number;
   scratchBytes: number;
+  /** Flash: the reader pool's buffers and the gate activations. */
+  ioScratchBytes: number;
   /** Neuron cache: slots of one bundle read each (0 for a dense model). */
   cacheSlots: number;
   cacheBytes: number;
@@ -64,7 +72,8 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
     else resident.push({ name: t.name, bytes: t.bytes });
   }
   const residentBytes = resident.reduce((a, r) => a + r.bytes, 0);
-  const fixed = residentBytes + kvCacheBytes + scratchBytes;
+  const ioScratchBytes = flash ? flashIoScratchBytes() + o.batch * hp.nFf * 4 /* gate activations */ : 0;
+  const fixed = residentBytes + kvCacheBytes + scratchBytes + ioScratchBytes;
   let cacheSlots = 0, cacheBytes = 0;
   if (flash) {
     const slot = flash.upDownBytes;
@@ -73,7 +82,7 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
     cacheBytes = cacheSlots * slot;
     if (cacheSlots < minSlots) {
       throw new BitflashBudgetError(
-        `ram budget ${fmt(o.ramBudget)} is too small: resident weights ${fmt(residentBytes)} + KV cache ${fmt(kvCacheBytes)} + scratch ${fmt(scratchBytes)} ` +
+        `ram budget ${fmt(o.ramBudget)} is too small: resident weights ${fmt(residentBytes)} + KV cache ${fmt(kvCacheBytes)} + scratch ${fmt(scratchBytes)} + I/O buffers ${fmt(ioScratchBytes)} ` +
           `= ${fmt(fixed)}, plus at least ${minSlots} neuron slots of ${slot} bytes (${fmt(minSlots * slot)}) at density ${density}; ` +
           `needs ${fmt(fixed + minSlots * slot)}`,
       );
@@ -84,7 +93,7 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
         `Write the flash layout (bitflash convert --flash) to stream the FFN from disk, or lower nCtx.`,
     );
   }
-  return { budget: o.ramBudget, flash, resident, residentBytes, kvCacheBytes, scratchBytes, cacheSlots, cacheBytes, streamedBytes, totalBytes: fixed + cacheBytes, density };
+  return { budget: o.ramBudget, flash, resident, residentBytes, kvCacheBytes, scratchBytes, ioScratchBytes, cacheSlots, cacheBytes, streamedBytes, totalBytes: fixed + cacheBytes, density };
 }
 
 export function formatPlan(p: ResidencyPlan): string {
@@ -95,6 +104,7 @@ export function formatPlan(p: ResidencyPlan): string {
     `  scratch           ${fmt(p.scratchBytes)}`,
   ];
   if (p.flash) {
+    lines.push(`  I/O buffers       ${fmt(p.ioScratchBytes)}`);
     lines.push(`  neuron cache      ${fmt(p.cacheBytes)} (${p.cacheSlots} slots)`);
     lines.push(`  streamed FFN      ${fmt(p.streamedBytes)} on disk, density ${p.density}`);
   }

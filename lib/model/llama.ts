@@ -6,6 +6,7 @@ import { BitflashFormatError, BitflashUnsupportedError } from '../errors.js';
 import { GraphBuilder, type FlashPlanSpec, type GraphWeight, type PlanSpec, type WeightDType } from '../graph/builder.js';
 import { DTYPES } from '../dtypes.js';
 import { flashInfo } from './flash-layout.js';
+import { FLASH_MAX_READ, FLASH_READERS } from '../memory/planner.js';
 import { type GGUFFile, type GGUFTensorInfo, metaNumber, metaString, readTensorData } from './gguf.js';
 
 export interface LlamaHParams {
@@ -132,7 +133,7 @@ export function buildLlama(
     flash = {
       path: f.path, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
       nFf: fi.nFf, nEmbd: fi.nEmbd, layerOffsets: offsets, thresholds: fo.thresholds ?? new Array<number>(hp.nLayers).fill(0),
-      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? 8, direct: fo.direct ?? true, record: true,
+      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: FLASH_MAX_READ, direct: fo.direct ?? true, record: true,
     };
   }
   const tokEmb = weight('token_embd.weight')!;

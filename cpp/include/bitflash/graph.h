@@ -64,6 +64,7 @@ struct FlashSpec {
   uint32_t slots_per_layer = 0;
   uint32_t window = 5;
   unsigned readers = 8;
+  size_t max_read = 128 << 10;  // largest single read; each reader holds a bounce buffer of this size
   bool direct = true;
   bool record = false;  // collect |silu(gate)| histograms for threshold calibration
 };
