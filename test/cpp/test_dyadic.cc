@@ -111,7 +111,7 @@ TEST_CASE("SRDHM: ties upward, saturation, and equality with gemmlowp's literal 
     int32_t a = static_cast<int32_t>(rng()), b = static_cast<int32_t>(rng());
     if (i % 4 == 1) a >>= (rng() % 31);
     if (i % 4 == 2) b = (b >> (rng() % 31)) | 1;
-    if (i % 8 == 3) a = (static_cast<int32_t>(rng() % 65536) - 32768) << 15;  // exact ties
+    if (i % 8 == 3) a = (static_cast<int32_t>(rng() % 65536) - 32768) * (1 << 15);  // exact ties (a multiply: left-shifting a negative value is UB)
     REQUIRE(srdhm(a, b) == gemmlowp_srdhm(a, b));
   }
 }
