@@ -41,6 +41,11 @@ export interface NativePacked {
   readonly __bitflashPacked: unique symbol;
 }
 
+/** Opaque handle to ternary packed weights (mad or lut layout) in native memory. */
+export interface NativeTernaryPacked {
+  readonly __bitflashTernaryPacked: unique symbol;
+}
+
 export interface NativeMatmulInfo {
   gemmMinM: number;
   kernels: Record<'q8_0' | 'q4_0' | 'i8c' | 'i4g', { gemv: string; gemm: string }>;
@@ -54,7 +59,7 @@ export interface NativeBinding {
   setThreads(n: number): number;
   getThreads(): number;
   physicalCores(): number;
-  dtypeTable(): { id: number; name: string; blockElems: number; blockBytes: number }[];
+  dtypeTable(): { id: number; name: string; blockElems: number; blockBytes: number; trailerBytes: number }[];
   readonly sanitized: boolean;
 
   quantizeQ8_0Sync(src: Float32Array, dst: Uint8Array): void;
@@ -91,6 +96,23 @@ export interface NativeBinding {
   packedBytes(p: NativePacked): number;
   matmulInfo(): NativeMatmulInfo;
   matmulTolerance(nb: number, s: number): number;
+
+  ternaryQuantizeSync(dtype: number, x: Float32Array, n: number, k: number, dst: Uint8Array): void;
+  ternaryQuantize(dtype: number, x: Float32Array, n: number, k: number, dst: Uint8Array): Promise<void>;
+  ternaryDequantizeSync(dtype: number, src: Uint8Array, n: number, k: number, y: Float32Array): void;
+  ternaryDequantize(dtype: number, src: Uint8Array, n: number, k: number, y: Float32Array): Promise<void>;
+  /** family: 0 = mad, 1 = lut. */
+  ternaryPackSync(dtype: number, data: Uint8Array, n: number, k: number, family: 0 | 1): NativeTernaryPacked;
+  ternaryPack(dtype: number, data: Uint8Array, n: number, k: number, family: 0 | 1): Promise<NativeTernaryPacked>;
+  freeTernaryPacked(p: NativeTernaryPacked): void;
+  ternaryPackedBytes(p: NativeTernaryPacked): number;
+  /** family: 0 = mad, 1 = lut, 2 = auto; returns the family that ran. */
+  ternaryMatmulSync(mad: NativeTernaryPacked | null, lut: NativeTernaryPacked | null, x: Float32Array, m: number, ldx: number, y: Float32Array, family: 0 | 1 | 2, tuneCache: string | null): 'mad' | 'lut';
+  ternaryMatmul(mad: NativeTernaryPacked | null, lut: NativeTernaryPacked | null, x: Float32Array, m: number, ldx: number, y: Float32Array, family: 0 | 1 | 2, tuneCache: string | null): Promise<'mad' | 'lut'>;
+  ternaryTuneLookup(n: number, k: number, m: number): 'mad' | 'lut' | null;
+  ternaryTuneLoad(path: string): void;
+  ternaryTuneClear(): void;
+  ternaryKernels(): { activations: string; mad: string; lut: string; lutBuild: string };
 
   measureReadBandwidth(bytes: number, threads: number, reps: number): Promise<NativeMeasure>;
   measureI8Peak(threads: number, seconds: number, reps: number): Promise<NativeMeasure>;

@@ -13,7 +13,7 @@ export {
   errorCodes,
   type BitflashErrorCode,
 } from './errors.js';
-export { DTYPES, byteSize, type DType, type BlockDType, type QDType } from './dtypes.js';
+export { DTYPES, byteSize, trailerBytes, type DType, type BlockDType, type QDType } from './dtypes.js';
 export {
   Tensor,
   QTensor,
@@ -30,7 +30,10 @@ export {
   type I4Group,
   type MatMulNBitsWeights,
   type PerChannelWeights,
+  type TernaryDType,
+  type TernaryFamily,
 } from './tensor.js';
+export { ternaryTune, ternaryKernels, type TernaryMatmulOptions, type TernaryFamilyOption } from './ops/ternary.js';
 export { quantize, quantizeSync, dequantize, dequantizeSync, type QuantizeDType, type QuantizeOptions } from './ops/quantize.js';
 export {
   matmul,

@@ -14,7 +14,7 @@
  * memory, freed by dispose (or by `w.packed.dispose()`); the other bytes are JS memory whose references
  * are dropped on dispose so the collector can take them.
  */
-import { native, type NativePacked, type NativeWeights } from './binding.js';
+import { native, type NativePacked, type NativeTernaryPacked, type NativeWeights } from './binding.js';
 import { DTYPES } from './dtypes.js';
 import { BitflashDisposedError } from './errors.js';
 import { rangeError, typeError } from './validate.js';
@@ -315,7 +315,15 @@ export class Tensor<D extends TensorDType = TensorDType> {
 // ----------------------------------------------------------------------------------------------------
 // QTensor
 
-export type QTensorDType = 'q8_0' | 'q4_0' | 'q4_K' | 'i8c' | 'i4g';
+export type QTensorDType = 'q8_0' | 'q4_0' | 'q4_K' | 'i8c' | 'i4g' | TernaryDType;
+/** Ternary (1.58-bit) weight formats: GGUF TQ1_0 / TQ2_0 and bitnet.cpp's I2_S. */
+export type TernaryDType = 'tq1_0' | 'tq2_0' | 'i2_s';
+export const TERNARY_DTYPES: readonly TernaryDType[] = ['tq1_0', 'tq2_0', 'i2_s'];
+export function isTernaryDType(d: unknown): d is TernaryDType {
+  return d === 'tq1_0' || d === 'tq2_0' || d === 'i2_s';
+}
+/** The two ternary kernel families: multiply-add over 2-bit codes, and table lookup. */
+export type TernaryFamily = 'mad' | 'lut';
 /** Weight types matmul runs (q4_K is read-only: dequantize). */
 export type MatmulDType = 'q8_0' | 'q4_0' | 'i8c' | 'i4g';
 export type I4Group = 32 | 64 | 128;
@@ -331,9 +339,15 @@ export function qtensorSizes(dtype: QTensorDType, n: number, k: number, group?: 
   switch (dtype) {
     case 'q8_0':
     case 'q4_0':
-    case 'q4_K': {
+    case 'q4_K':
+    case 'tq1_0':
+    case 'tq2_0': {
       const d = DTYPES[dtype];
       return { data: ((n * k) / d.blockElems) * d.blockBytes, scales: 0, zeroPoints: 0 };
+    }
+    case 'i2_s': {
+      const d = DTYPES.i2_s;
+      return { data: ((n * k) / d.blockElems) * d.blockBytes + d.trailerBytes, scales: 0, zeroPoints: 0 };
     }
     case 'i8c':
       return { data: n * k, scales: n, zeroPoints: 0 };
@@ -380,6 +394,33 @@ export class PackedWeights {
   }
 }
 
+/** One ternary packed form (mad or lut layout) in native memory, cached on its QTensor. @internal */
+export class TernaryPacked {
+  #handle: NativeTernaryPacked | null;
+  readonly family: TernaryFamily;
+  /** @internal */
+  constructor(handle: NativeTernaryPacked, family: TernaryFamily) {
+    this.#handle = handle;
+    this.family = family;
+  }
+  get bytes(): number {
+    return this.#handle ? native.ternaryPackedBytes(this.#handle) : 0;
+  }
+  get disposed(): boolean {
+    return this.#handle === null;
+  }
+  /** Drops this reference to the native memory (a running matmul keeps its own until it settles). */
+  dispose(): void {
+    if (!this.#handle) return;
+    native.freeTernaryPacked(this.#handle);
+    this.#handle = null;
+  }
+  /** @internal */
+  static handle(p: TernaryPacked | undefined): NativeTernaryPacked | null {
+    return p ? p.#handle : null;
+  }
+}
+
 export interface MatMulNBitsWeights {
   /** uint8 [n][ceil(k / blockSize)][blockSize / 2]: element 2j of a block in the low nibble of byte j. */
   B: Uint8Array;
@@ -420,6 +461,9 @@ export class QTensor<D extends QTensorDType = QTensorDType> {
   readonly #life: Lifetime;
   #packed: PackedWeights | undefined;
   #packing: Promise<PackedWeights> | undefined;
+  readonly #ternary: { mad?: TernaryPacked; lut?: TernaryPacked; packing: { mad?: Promise<TernaryPacked>; lut?: Promise<TernaryPacked> } } = {
+    packing: {},
+  };
 
   private constructor(dtype: D, n: number, k: number, parts: QParts, group: number | undefined) {
     this.dtype = dtype;
@@ -429,6 +473,10 @@ export class QTensor<D extends QTensorDType = QTensorDType> {
     this.#parts = parts;
     this.#life = new Lifetime(() => {
       this.#packed?.dispose();
+      this.#ternary.mad?.dispose();
+      this.#ternary.lut?.dispose();
+      this.#ternary.mad = undefined;
+      this.#ternary.lut = undefined;
       parts.data = null;
       parts.scales = null;
       parts.zeroPoints = null;
@@ -439,12 +487,19 @@ export class QTensor<D extends QTensorDType = QTensorDType> {
    * GGUF tensor bytes (q8_0, q4_0 or q4_K blocks), no copy. `shape` is [n, k] = [rows, columns] (GGUF
    * lists it the other way round, ne = [k, n]); k must be a multiple of the block size.
    */
-  static fromGGUF<T extends 'q8_0' | 'q4_0' | 'q4_K'>(dtype: T, bytes: Uint8Array, shape: readonly [number, number]): QTensor<T> {
+  static fromGGUF<T extends 'q8_0' | 'q4_0' | 'q4_K' | TernaryDType>(dtype: T, bytes: Uint8Array, shape: readonly [number, number]): QTensor<T> {
     const fn = 'QTensor.fromGGUF';
-    if (typeof dtype !== 'string' || !['q8_0', 'q4_0', 'q4_K'].includes(dtype)) throw rangeError(fn, 'dtype', 'one of q8_0 | q4_0 | q4_K', dtype);
+    const types = ['q8_0', 'q4_0', 'q4_K', 'tq1_0', 'tq2_0', 'i2_s'];
+    if (typeof dtype !== 'string') throw typeError(fn, 'dtype', `one of ${types.join(' | ')}`, dtype);
+    if (!types.includes(dtype)) throw rangeError(fn, 'dtype', `one of ${types.join(' | ')}`, dtype);
     const [n, k] = QTensor.#shape(fn, shape);
-    const be = DTYPES[dtype].blockElems;
-    if (k % be !== 0) throw rangeError(fn, 'shape[1]', `a multiple of ${be} for ${dtype}`, k);
+    if (dtype === 'i2_s') {
+      // bitnet.cpp's I2_S: whole 128-weight blocks over the tensor, then the 32-byte scale trailer
+      if ((n * k) % 128 !== 0) throw rangeError(fn, 'shape', 'a shape with n * k a multiple of 128 for i2_s', shape);
+    } else {
+      const be = DTYPES[dtype].blockElems;
+      if (k % be !== 0) throw rangeError(fn, 'shape[1]', `a multiple of ${be} for ${dtype}`, k);
+    }
     if (!(bytes instanceof Uint8Array)) throw typeError(fn, 'bytes', 'a Uint8Array', bytes);
     const need = qtensorSizes(dtype, n, k).data;
     if (bytes.length !== need) throw rangeError(fn, 'bytes', `a Uint8Array of ${need} bytes for ${dtype} [${n}, ${k}]`, bytes);
@@ -557,6 +612,26 @@ export class QTensor<D extends QTensorDType = QTensorDType> {
   static acquire(w: QTensor, fn: string): () => void {
     w.#life.check(fn, 'w');
     return w.#life.acquire();
+  }
+  /** Native bytes of the cached ternary packed forms (0 when none; see matmul for ternary weights). */
+  get ternaryPackedBytes(): { mad: number; lut: number } {
+    return { mad: this.#ternary.mad?.bytes ?? 0, lut: this.#ternary.lut?.bytes ?? 0 };
+  }
+  /** @internal */
+  static ternaryPacked(w: QTensor, f: TernaryFamily): TernaryPacked | undefined {
+    return w.#ternary[f];
+  }
+  /** @internal */
+  static setTernaryPacked(w: QTensor, f: TernaryFamily, p: TernaryPacked): void {
+    w.#ternary[f] = p;
+  }
+  /** @internal */
+  static ternaryPacking(w: QTensor, f: TernaryFamily): Promise<TernaryPacked> | undefined {
+    return w.#ternary.packing[f];
+  }
+  /** @internal */
+  static setTernaryPacking(w: QTensor, f: TernaryFamily, p: Promise<TernaryPacked> | undefined): void {
+    w.#ternary.packing[f] = p;
   }
   /** @internal */
   static setPacked(w: QTensor, p: PackedWeights | undefined): void {

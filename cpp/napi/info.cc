@@ -87,6 +87,7 @@ Napi::Value DtypeTable(const Napi::CallbackInfo& info) {
     o.Set("name", t[i].name);
     o.Set("blockElems", t[i].block_elems);
     o.Set("blockBytes", t[i].block_bytes);
+    o.Set("trailerBytes", t[i].trailer_bytes);
     a.Set(static_cast<uint32_t>(i), o);
   }
   return a;

@@ -1,6 +1,15 @@
 // Ternary ops: validation, packing, activation quantization, the split over the thread pool and the
 // call of the dispatched kernels. Numerics are stated in bitflash/ternary.h.
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#else
+#include <unistd.h>
+#endif
 #include <cstring>
 #include <string>
 #include <vector>
@@ -252,9 +261,55 @@ void ternary_pack(TernaryFamily f, DType t, const void* src, size_t src_bytes, s
 // ------------------------------------------------------------------ matmul
 namespace {
 
+// Per-thread scratch (activation blocks and LUT tables), reused across calls: a fresh std::vector per
+// call zero-filled (and page-faulted) up to m * nb * 2816 bytes of tables every time. Grow-only while a
+// call needs it; a buffer above kScratchKeep is given back after the call so a single big GEMM does not
+// pin memory for the life of the worker thread.
+constexpr size_t kScratchKeep = size_t(64) << 20;
+struct Buf {
+  uint8_t* p = nullptr;
+  size_t cap = 0;
+  Buf() = default;
+  Buf(const Buf&) = delete;
+  Buf& operator=(const Buf&) = delete;
+  ~Buf() { std::free(p); }
+  uint8_t* need(size_t bytes) {
+    if (bytes > cap) {
+      std::free(p);
+      p = nullptr;
+      cap = 0;
+      const size_t rounded = (bytes + 63) / 64 * 64;
+      p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded));
+      if (!p) throw std::bad_alloc();
+      cap = rounded;
+    }
+    return p;
+  }
+  void trim() {
+    if (cap > kScratchKeep) {
+      std::free(p);
+      p = nullptr;
+      cap = 0;
+    }
+  }
+};
 struct Scratch {
-  std::vector<block_q8_t> act;
-  std::vector<uint8_t> tables;
+  Buf act_buf, table_buf;
+  block_q8_t* act = nullptr;
+  uint8_t* tables = nullptr;
+  void prepare(size_t m, size_t nb) { act = reinterpret_cast<block_q8_t*>(act_buf.need(m * nb * sizeof(block_q8_t))); }
+  ~Scratch() = default;
+};
+Scratch& thread_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+struct ScratchTrim {
+  Scratch& s;
+  ~ScratchTrim() {
+    s.act_buf.trim();
+    s.table_buf.trim();
+  }
 };
 
 // Blocks per K chunk and activation rows per M chunk for the cache blocking of GEMM.
@@ -297,29 +352,83 @@ void run_lut(const TernaryPackedView& v, const block_q8_t* act, const uint8_t* t
   });
 }
 
-void build_tables(const block_q8_t* act, size_t m, size_t nb, std::vector<uint8_t>& tables) {
-  tables.resize(m * nb * kLutTableBytesPerBlock);
+void build_tables(const block_q8_t* act, size_t m, size_t nb, Scratch& s) {
+  s.tables = s.table_buf.need(m * nb * kLutTableBytesPerBlock);
+  uint8_t* const tables = s.tables;
   const TernaryLutBuildFn fn = ternary_lut_build_kernel().fn;
   // split over (row, block chunk) so that GEMV's single row is built on every thread
   const size_t per = nb < 4 ? nb : (nb + 3) / 4;
   const size_t chunks = (nb + per - 1) / per;
   parallel_for(m * chunks, [&](size_t t, unsigned) {
     const size_t i = t / chunks, b0 = (t % chunks) * per, b1 = b0 + per < nb ? b0 + per : nb;
-    fn(act + i * nb + b0, 1, b1 - b0, tables.data() + (i * nb + b0) * kLutTableBytesPerBlock);
+    fn(act + i * nb + b0, 1, b1 - b0, tables + (i * nb + b0) * kLutTableBytesPerBlock);
   });
 }
 
 void run_family(TernaryFamily f, const TernaryPackedView& v, Scratch& s, size_t m, float* y, int32_t* yi) {
   if (f == TernaryFamily::mad) {
-    run_mad(v, s.act.data(), m, y, yi);
+    run_mad(v, s.act, m, y, yi);
   } else {
-    build_tables(s.act.data(), m, v.nb, s.tables);
-    run_lut(v, s.act.data(), s.tables.data(), m, y, yi);
+    build_tables(s.act, m, v.nb, s);
+    run_lut(v, s.act, s.tables, m, y, yi);
   }
+}
+
+// Evicts [p, p + bytes) from every cache level, so the next read of it comes from DRAM (what a decode
+// step sees: the other layers' weights have pushed this one out long before it is used again). On
+// x86 this is clflushopt per line + sfence; elsewhere a read of a buffer of 2x the last-level cache.
+void evict(const void* p, size_t bytes) {
+#if defined(__x86_64__)
+  const uint8_t* b = static_cast<const uint8_t*>(p);
+  for (size_t off = 0; off < bytes; off += 64) _mm_clflush(b + off);
+  _mm_mfence();
+#else
+  static std::vector<uint8_t> junk;
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  const size_t want = llc > 0 ? 2 * static_cast<size_t>(llc) : (size_t(64) << 20);
+  if (junk.size() < want) junk.assign(want, 1);
+  volatile uint8_t sink = 0;
+  for (size_t i = 0; i < junk.size(); i += 64) sink ^= junk[i];
+  (void)p;
+  (void)bytes;
+#endif
 }
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The auto-tune measurement (the rule; also in ternary.h):
+//  - decode-sized calls (m <= 8, the weight-streaming regime): before every timed run the packed
+//    weights of the family about to run are evicted from all cache levels, so each family is timed
+//    reading its weights from DRAM, as in a real decode where the other layers evict them; 9 timed
+//    runs per family after one warm-up;
+//  - larger m (compute bound; weights are reused m times from cache anyway): 5 timed runs per family
+//    after one warm-up, cache state as it comes;
+//  - runs alternate mad, lut, mad, lut ... so drift on a shared host hits both alike; the winner has
+//    the lower median (ties: mad, the simpler kernel). y is overwritten; the caller reruns the winner.
+TernaryFamily ternary_tune_measure(const TernaryWeights& w, Scratch& s, size_t m, float* y, double* mad_s, double* lut_s) {
+  const TernaryPackedHeader& hm = *static_cast<const TernaryPackedHeader*>(w.mad);
+  const TernaryPackedHeader& hl = *static_cast<const TernaryPackedHeader*>(w.lut);
+  const TernaryPackedView vm = view_of(hm), vl = view_of(hl);
+  const bool from_dram = m <= 8;
+  const int reps = from_dram ? 9 : 5;
+  std::vector<double> t[2];
+  for (int rep = -1; rep < reps; rep++)
+    for (int fam = 0; fam < 2; fam++) {
+      const TernaryFamily ff = static_cast<TernaryFamily>(fam);
+      if (from_dram) evict(fam == 0 ? w.mad : w.lut, fam == 0 ? w.mad_bytes : w.lut_bytes);
+      const double t0 = now_s();
+      run_family(ff, fam == 0 ? vm : vl, s, m, y, nullptr);
+      const double dt = now_s() - t0;
+      if (rep >= 0) t[fam].push_back(dt);
+    }
+  for (auto& v : t) std::sort(v.begin(), v.end());
+  *mad_s = t[0][t[0].size() / 2];
+  *lut_s = t[1][t[1].size() / 2];
+  return *lut_s < *mad_s ? TernaryFamily::lut : TernaryFamily::mad;
 }
 
 }  // namespace
@@ -342,9 +451,10 @@ TernaryFamily ternary_matmul(const TernaryWeights& w, const float* x, size_t m, 
   checked_mul(m, k, "ternary matmul");
   checked_mul(m, n, "ternary matmul");
 
-  Scratch s;
-  s.act.resize(m * (k / QK_T));
-  quantize_act_q8t(x, m, k, s.act.data());
+  Scratch& s = thread_scratch();
+  ScratchTrim trim{s};
+  s.prepare(m, k / QK_T);
+  quantize_act_q8t(x, m, k, s.act);
 
   if (f == TernaryFamily::automatic) {
     if (!hm || !hl) {
@@ -353,22 +463,9 @@ TernaryFamily ternary_matmul(const TernaryWeights& w, const float* x, size_t m, 
       if (opt.tune_cache_path) ternary_tune_load_file(opt.tune_cache_path);
       const TernaryTuneKey key{n, k, ternary_m_bucket(m), static_cast<int>(active_isa()), ThreadPool::global().threads()};
       if (!ternary_tune_lookup(key, &f)) {
-        // Measure both on the real shape: one warm-up run each, then the best of 3 (the last run
-        // of the winner is redone so y holds its result).
-        double best[2] = {1e30, 1e30};
-        for (int fam = 0; fam < 2; fam++) {
-          const TernaryFamily ff = static_cast<TernaryFamily>(fam);
-          const TernaryPackedView v = view_of(fam == 0 ? *hm : *hl);
-          run_family(ff, v, s, m, y, nullptr);
-          for (int rep = 0; rep < 3; rep++) {
-            const double t0 = now_s();
-            run_family(ff, v, s, m, y, nullptr);
-            const double dt = now_s() - t0;
-            if (dt < best[fam]) best[fam] = dt;
-          }
-        }
-        f = best[1] < best[0] ? TernaryFamily::lut : TernaryFamily::mad;
-        ternary_tune_store(key, f, best[0], best[1], opt.tune_cache_path);
+        double mad_s = 0, lut_s = 0;
+        f = ternary_tune_measure(w, s, m, y, &mad_s, &lut_s);
+        ternary_tune_store(key, f, mad_s, lut_s, opt.tune_cache_path);
       }
     }
   }
@@ -381,9 +478,10 @@ void ternary_matmul_blocksums(const void* packed, size_t packed_bytes, const flo
   const TernaryPackedHeader& h = header_of(packed, packed_bytes, "ternary blocksums");
   BITFLASH_CHECK(x != nullptr && yi != nullptr && m > 0, kErrArg, "ternary blocksums: x, yi and m > 0 are required");
   checked_mul(checked_mul(m, h.n, "ternary blocksums"), h.k / QK_T, "ternary blocksums");
-  Scratch s;
-  s.act.resize(m * (h.k / QK_T));
-  quantize_act_q8t(x, m, h.k, s.act.data());
+  Scratch& s = thread_scratch();
+  ScratchTrim trim{s};
+  s.prepare(m, h.k / QK_T);
+  quantize_act_q8t(x, m, h.k, s.act);
   run_family(static_cast<TernaryFamily>(h.family), view_of(h), s, m, nullptr, yi);
 }
 

@@ -17,6 +17,11 @@ static const DTypeInfo kTable[] = {
     // geometry here is that of the data bytes alone (i4g: two nibbles a byte, groups padded to full size).
     {DType::i8c, "i8c", 1, 1},
     {DType::i4g, "i4g", 2, 1},
+    // Ternary (cpp/include/bitflash/ternary.h): GGUF TQ1_0 / TQ2_0 blocks, and bitnet.cpp's I2_S: blocks
+    // of 128 2-bit codes (32 bytes), then one 32-byte trailer per tensor holding the f32 scale.
+    {DType::tq1_0, "tq1_0", QK_K, sizeof(block_tq1_0)},
+    {DType::tq2_0, "tq2_0", QK_K, sizeof(block_tq2_0)},
+    {DType::i2_s, "i2_s", QK_I2_S, 32, 32},
 };
 
 const DTypeInfo* dtype_table(size_t* count) {

@@ -9,6 +9,7 @@ import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
 import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
 import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
+import { benchTernary, formatBenchTernary, writeBenchTernary } from './bench-ternary.js';
 import type { MatmulDType } from '../tensor.js';
 
 const HELP = `bitflash ${version}: low-bit inference kernels for Node.js
@@ -35,6 +36,12 @@ Usage:
       --quick          one small shape, m in {1, 8}, 1 pass (a smoke test, not a measurement)
       --json           print the JSON result instead of the table
       --out FILE       where to write the JSON (default bench/results/matmul-<date>.json)
+  bitflash bench ternary [options]         ternary (tq2_0) matmul, mad / lut / auto, vs roofline and q4_0 / q8_0
+      --threads 1,2    thread counts (default: 1 and all)
+      --reps 5         timed passes (median reported; default 5, --quick 1)
+      --quick          one shape, m in {1, 8}, 1 pass (a smoke test, not a measurement)
+      --json           print the JSON result instead of the table
+      --out FILE       where to write the JSON (default bench/results/ternary-<date>.json)
   bitflash --version | --help
 
 Environment: BITFLASH_ISA=scalar|avx2|avxvnni|avx512vnni|neon|dotprod|i8mm caps the kernel path;
@@ -131,6 +138,40 @@ async function benchMatmulCmd(argv: string[]): Promise<void> {
   console.log(`\nJSON: ${file}`);
 }
 
+async function benchTernaryCmd(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      threads: { type: 'string' },
+      reps: { type: 'string' },
+      out: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  const threads = values.threads ? parseList(values.threads) : [...new Set([1, getThreads()])];
+  const reps = values.reps ? parseList(values.reps)[0] : undefined;
+  const json = values.json === true;
+  const r = await benchTernary({
+    quick: values.quick === true,
+    threads,
+    ...(reps !== undefined ? { reps } : {}),
+    log: json ? undefined : (s: string) => console.error(s),
+  });
+  const file = writeBenchTernary(r, values.out);
+  if (json) {
+    console.log(JSON.stringify(r, null, 2));
+    return;
+  }
+  console.log(`bitflash bench ternary, ${r.date}, ${r.machine.cpu}, ${r.machine.arch}, active path ${r.machine.isa}${r.quick ? ' (--quick: smoke test only)' : ''}`);
+  console.log('\nRoofline (same run):');
+  console.log(formatRoofline(r.roofline));
+  console.log('');
+  console.log(formatBenchTernary(r));
+  for (const n of r.notes) console.log(`\nnote: ${n}`);
+  console.log(`\nJSON: ${file}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -163,7 +204,11 @@ export async function main(argv: string[]): Promise<number> {
       await benchMatmulCmd(opts);
       return 0;
     }
-    console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline, matmul`);
+    if (what === 'ternary') {
+      await benchTernaryCmd(opts);
+      return 0;
+    }
+    console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline, matmul, ternary`);
     return 2;
   }
   console.error(`bitflash: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);

@@ -14,7 +14,8 @@
  */
 import { native, type NativePacked } from '../binding.js';
 import { BitflashDisposedError, callAsync, callSync } from '../errors.js';
-import { PackedWeights, QTensor, Tensor, checkScales, type MatmulDType } from '../tensor.js';
+import { PackedWeights, QTensor, Tensor, checkScales, isTernaryDType, type MatmulDType, type TernaryDType } from '../tensor.js';
+import { planTernary, ternaryMatmulAsyncImpl, ternaryMatmulSyncImpl, type TernaryMatmulOptions } from './ternary.js';
 import { rangeError, typeError } from '../validate.js';
 
 const MATMUL_TYPES: readonly string[] = ['q8_0', 'q4_0', 'i8c', 'i4g'];
@@ -175,10 +176,16 @@ function run(p: Plan, sync: boolean): void | Promise<void> {
 }
 
 /** y = x * w^T, off the main thread. Argument errors throw synchronously; see the module comment. */
+export function matmul(w: QTensor<TernaryDType>, x: F32Input, opts?: TernaryMatmulOptions): Promise<Float32Array>;
 export function matmul(w: QTensor, x: Int8Tensor, opts: MatmulI32Options): Promise<Int32Array>;
 export function matmul(w: QTensor, x: Int8Tensor, opts: MatmulQ8Options): Promise<Float32Array>;
 export function matmul(w: QTensor, x: F32Input, opts?: MatmulOptions): Promise<Float32Array>;
-export function matmul(w: QTensor, x: F32Input | Int8Tensor, opts?: MatmulOptions | MatmulQ8Options | MatmulI32Options): Promise<Float32Array | Int32Array> {
+export function matmul(
+  w: QTensor,
+  x: F32Input | Int8Tensor,
+  opts?: MatmulOptions | MatmulQ8Options | MatmulI32Options | TernaryMatmulOptions,
+): Promise<Float32Array | Int32Array> {
+  if (w instanceof QTensor && isTernaryDType(w.dtype)) return ternaryMatmulAsyncImpl(planTernary('matmul', w, x, opts));
   const p = plan('matmul', w, x, opts);
   return callAsync(() => run(p, false) as Promise<void>)
     .finally(p.release)
@@ -186,10 +193,16 @@ export function matmul(w: QTensor, x: F32Input | Int8Tensor, opts?: MatmulOption
 }
 
 /** y = x * w^T on the calling thread (small calls, no Promise overhead). */
+export function matmulSync(w: QTensor<TernaryDType>, x: F32Input, opts?: TernaryMatmulOptions): Float32Array;
 export function matmulSync(w: QTensor, x: Int8Tensor, opts: MatmulI32Options): Int32Array;
 export function matmulSync(w: QTensor, x: Int8Tensor, opts: MatmulQ8Options): Float32Array;
 export function matmulSync(w: QTensor, x: F32Input, opts?: MatmulOptions): Float32Array;
-export function matmulSync(w: QTensor, x: F32Input | Int8Tensor, opts?: MatmulOptions | MatmulQ8Options | MatmulI32Options): Float32Array | Int32Array {
+export function matmulSync(
+  w: QTensor,
+  x: F32Input | Int8Tensor,
+  opts?: MatmulOptions | MatmulQ8Options | MatmulI32Options | TernaryMatmulOptions,
+): Float32Array | Int32Array {
+  if (w instanceof QTensor && isTernaryDType(w.dtype)) return ternaryMatmulSyncImpl(planTernary('matmulSync', w, x, opts));
   const p = plan('matmulSync', w, x, opts);
   try {
     callSync(() => run(p, true));

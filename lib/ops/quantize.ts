@@ -6,15 +6,19 @@
  *
  * The rules (cpp/include/bitflash/quant.h): q8_0 and q4_0 bytes equal llama.cpp's reference quantizers;
  * i8c is per-row absmax int8 with f32 scales; i4g follows onnxruntime's MLAS blockwise quantizer in the
- * MatMulNBits layout (group 32, 64 or 128; symmetric, or with 4-bit zero points).
+ * MatMulNBits layout (group 32, 64 or 128; symmetric, or with 4-bit zero points). Ternary: tq1_0 and
+ * tq2_0 bytes equal llama.cpp's quantize_row_tq1_0_ref / tq2_0_ref (per block of 256: d = absmax, stored
+ * f16, q = lroundf(x / d)); i2_s is BitNet b1.58's absmean rule (s = mean |W| over the tensor, q =
+ * clamp(roundf(W / s), -1, 1)) in bitnet.cpp's I2_S layout (see cpp/include/bitflash/ternary.h).
  */
 import { native } from '../binding.js';
+import { DTYPES } from '../dtypes.js';
 import { callAsync, callSync } from '../errors.js';
-import { QTensor, Tensor, qtensorSizes, type QTensorDType } from '../tensor.js';
+import { QTensor, Tensor, isTernaryDType, qtensorSizes, type QTensorDType } from '../tensor.js';
 import { expectOneOf, rangeError, typeError } from '../validate.js';
 
-export type QuantizeDType = 'q8_0' | 'q4_0' | 'i8c' | 'i4g';
-const QUANT_TYPES = ['q8_0', 'q4_0', 'i8c', 'i4g'] as const;
+export type QuantizeDType = 'q8_0' | 'q4_0' | 'i8c' | 'i4g' | 'tq1_0' | 'tq2_0' | 'i2_s';
+const QUANT_TYPES = ['q8_0', 'q4_0', 'i8c', 'i4g', 'tq1_0', 'tq2_0', 'i2_s'] as const;
 
 export interface QuantizeOptions<D extends QuantizeDType = QuantizeDType> {
   dtype: D;
@@ -76,6 +80,8 @@ function plan(fn: string, x: unknown, opts: unknown): Plan {
     const K = k as number;
     if (N * K !== src.length) throw rangeError(fn, 'x', `a Float32Array of ${N * K} elements (shape [${N}, ${K}])`, src);
     if ((dtype === 'q8_0' || dtype === 'q4_0') && K % 32 !== 0) throw rangeError(fn, 'shape[1]', `a multiple of 32 for ${dtype}`, K);
+    if ((dtype === 'tq1_0' || dtype === 'tq2_0') && K % 256 !== 0) throw rangeError(fn, 'shape[1]', `a multiple of 256 for ${dtype}`, K);
+    if (dtype === 'i2_s' && (N * K) % 128 !== 0) throw rangeError(fn, 'shape', 'a shape with n * k a multiple of 128 for i2_s', shape);
     let group: number | undefined;
     let symmetric = true;
     if (dtype === 'i4g') {
@@ -123,6 +129,12 @@ function runQuant(p: Plan, sync: boolean): void | Promise<void> {
       return sync
         ? native.quantizeI4gSync(src, n, k, p.group!, p.symmetric, data, scales!, zeroPoints)
         : native.quantizeI4g(src, n, k, p.group!, p.symmetric, data, scales!, zeroPoints);
+    case 'tq1_0':
+    case 'tq2_0':
+    case 'i2_s': {
+      const id = DTYPES[p.dtype].id;
+      return sync ? native.ternaryQuantizeSync(id, src, n, k, data) : native.ternaryQuantize(id, src, n, k, data);
+    }
   }
 }
 
@@ -182,6 +194,12 @@ function runDequant(w: QTensor, out: Float32Array, sync: boolean): void | Promis
       return sync
         ? native.dequantizeI4gSync(d, w.scales!, zp, n, k, w.group!, out)
         : native.dequantizeI4g(d, w.scales!, zp, n, k, w.group!, out);
+    }
+    case 'tq1_0':
+    case 'tq2_0':
+    case 'i2_s': {
+      const id = DTYPES[t].id;
+      return sync ? native.ternaryDequantizeSync(id, d, n, k, out) : native.ternaryDequantize(id, d, n, k, out);
     }
   }
 }

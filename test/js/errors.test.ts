@@ -51,7 +51,13 @@ describe('dtypes', () => {
     for (const row of table) {
       const ts = DTYPES[row.name as keyof typeof DTYPES];
       expect(ts, row.name).toBeDefined();
-      expect({ id: ts.id, blockElems: ts.blockElems, blockBytes: ts.blockBytes }).toEqual({ id: row.id, blockElems: row.blockElems, blockBytes: row.blockBytes });
+      const trailer = (ts as { trailerBytes?: number }).trailerBytes ?? 0;
+      expect({ id: ts.id, blockElems: ts.blockElems, blockBytes: ts.blockBytes, trailerBytes: trailer }).toEqual({
+        id: row.id,
+        blockElems: row.blockElems,
+        blockBytes: row.blockBytes,
+        trailerBytes: row.trailerBytes,
+      });
     }
     expect(Object.keys(DTYPES).length).toBe(table.length);
   });

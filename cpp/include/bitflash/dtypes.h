@@ -132,6 +132,7 @@ struct DTypeInfo {
   const char* name;
   int block_elems;   // elements per block (1 for plain types)
   int block_bytes;   // bytes per block
+  int trailer_bytes = 0;  // bytes after the last block, once per tensor (i2_s: its f32 scale, padded to 32)
 };
 
 // Table of every dtype the build knows (plain and block types). Returns nullptr when unknown.

@@ -171,6 +171,12 @@ void ternary_matmul_blocksums(const void* packed, size_t packed_bytes, const flo
 
 // ---------------------------------------------------------------- auto-tune
 // Key: (n, k, m bucket (1, 2-8, 9-64, 65-256, >256), active isa, threads).
+// Rule (cpp/ops/ternary.cc, ternary_tune_measure): on the first automatic call of a key with both packed
+// forms present, each family runs 1 warm-up + R timed calls on the real x, alternating mad / lut; for
+// m <= 8 (decode: weight streaming) the family's packed weights are evicted from every cache level
+// (clflush) before each timed call so both are timed reading weights from DRAM, R = 9; for m > 8
+// (compute bound) R = 5, cache as it comes. Winner: the lower median (ties: mad). The previous rule
+// (best of 3 cache-hot repeats) timed weights resident in L2/L3, which is not what decode sees.
 struct TernaryTuneKey {
   size_t n, k;
   unsigned m_bucket;
