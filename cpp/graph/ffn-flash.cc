@@ -97,6 +97,7 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
   }
   const float thr = f.thresholds[o.layer];
   st.active.clear();
+  uint64_t pairs = 0;  // (token, neuron) pairs that pass: the density a decode step sees
   for (size_t i = 0; i < F; i++) {
     float m = 0;
     for (size_t t = 0; t < rows; t++) {
@@ -104,12 +105,13 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
       g = g / (1.0f + std::exp(-g));
       const float a = std::fabs(g);
       if (!st.hist.empty()) st.hist[o.layer][hist_bin(a)]++;
+      pairs += (thr <= 0 || a > thr);
       m = std::max(m, a);
     }
     if (thr <= 0 || m > thr) st.active.push_back(static_cast<uint32_t>(i));
   }
-  st.stats.neurons_active += st.active.size();
-  st.stats.neurons_total += F;
+  st.stats.neurons_active += pairs;
+  st.stats.neurons_total += F * rows;
   std::memset(y, 0, rows * E * 4);
   const uint64_t t1 = now_ns();
   uint64_t io_ns = 0;

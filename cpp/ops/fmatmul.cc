@@ -43,6 +43,8 @@ void matmul_float_weights(DType wtype, const void* w, size_t w_bytes, size_t n, 
   BITFLASH_CHECK(n >= 1 && k >= 1 && m >= 1, kErrArg, "matmul: n, k and m must be >= 1");
   if (row_stride == 0) row_stride = k * es;
   BITFLASH_CHECK(row_stride >= k * es, kErrArg, "matmul: weight row stride shorter than a row");
+  BITFLASH_CHECK(row_stride % es == 0 && reinterpret_cast<uintptr_t>(w) % es == 0, kErrArg,
+                 "matmul: float weights and their row stride must be aligned to the element size");
   BITFLASH_CHECK(n <= (SIZE_MAX - k * es) / row_stride, kErrArg, "matmul: weight size overflows");
   BITFLASH_CHECK((n - 1) * row_stride + k * es <= w_bytes, kErrArg, "matmul: weight buffer too short for [" + std::to_string(n) + ", " + std::to_string(k) + "]");
   BITFLASH_CHECK(ldx >= k && ldy >= n, kErrArg, "matmul: row strides must cover a row");

@@ -8,6 +8,7 @@ import { version } from '../version.js';
 import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
 import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
+import { benchFlashQuality, formatFlashQuality } from './bench-flash.js';
 import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
 import { benchTernary, formatBenchTernary, writeBenchTernary } from './bench-ternary.js';
 import type { MatmulDType } from '../tensor.js';
@@ -16,12 +17,14 @@ const HELP = `bitflash ${version}: low-bit inference kernels for Node.js
 
 Usage:
   bitflash run [model.gguf] [-p PROMPT] [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
-               [--repeat-penalty R] [--seed S] [--ctx N] [-t THREADS] [--kv-type f32|f16] [--ram 2G]
+               [--repeat-penalty R] [--seed S] [--ctx N] [-t THREADS] [--kv-type f32|f16] [--ram 2G] [--density 0.3]
                                            generate text (no model: the bundled stories260K)
   bitflash info model.gguf [--ram 2G] [--json]
                                            architecture, dtypes per tensor, memory it needs, residency plan
   bitflash convert in.gguf out.gguf --type f16|q8_0|q4_0
                                            requantize a model (atomic write)
+  bitflash convert in.gguf out.gguf --flash [--type q8_0]
+                                           the flash layout: FFN neurons as 4 KiB-aligned bundles
   bitflash info [--json]                   version, CPU features, kernel path per op, threads
   bitflash bench roofline [options]        DRAM read bandwidth, int8 and fp32 peaks of this machine
       --threads 1,2    thread counts (default: 1 and all)
@@ -29,6 +32,8 @@ Usage:
       --reps 5         repetitions (best and median are printed)
       --quick          small buffer and short runs (a smoke test, not a measurement)
       --json           machine-readable output
+  bitflash bench flash [--model m.gguf] [--json]
+                                           what each FFN density costs: top-1 agreement, KL, perplexity, bytes read
   bitflash bench matmul [options]          low-bit matmul: GEMV GB/s and GEMM GOPS, roofline ratios, onnxruntime peers
       --threads 1,2    thread counts (default: 1 and all)
       --dtypes q8_0,q4_0,i8c,i4g   weight formats (default: all four)
@@ -206,6 +211,13 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (what === 'ternary') {
       await benchTernaryCmd(opts);
+      return 0;
+    }
+    if (what === 'flash') {
+      const { values } = parseArgs({ args: opts, options: { json: { type: 'boolean', default: false }, model: { type: 'string' }, quality: { type: 'boolean', default: true } } });
+      const r = await benchFlashQuality({ ...(values.model ? { model: values.model } : {}), log: (s) => console.error(s) });
+      if (values.json) console.log(JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
+      else console.log(`bitflash bench flash --quality, ${new Date().toISOString().slice(0, 10)}, ${r.model} (flash layout, f32 rows, dense vs calibrated sparse FFN)\n${formatFlashQuality(r)}`);
       return 0;
     }
     console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline, matmul, ternary`);

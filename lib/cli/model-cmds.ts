@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { packageRoot } from '../binding.js';
 import { readGGUF } from '../model/gguf.js';
 import { CONVERT_TYPES, convertGGUF, type ConvertType } from '../model/gguf-write.js';
+import { convertFlash, type FlashRowType } from '../model/flash-layout.js';
 import { llamaHParams } from '../model/llama.js';
 import { loadModel } from '../model/model.js';
 import { setThreads } from '../runtime.js';
@@ -119,9 +120,17 @@ export async function modelInfoCmd(file: string, json: boolean, ram?: string, de
 }
 
 export async function convertCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { type: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { type: { type: 'string' }, flash: { type: 'boolean', default: false } } });
   const [input, output] = positionals;
-  if (!input || !output || !values.type) throw new RangeError(`convert: usage: bitflash convert in.gguf out.gguf --type ${CONVERT_TYPES.join('|')}`);
+  if (input && output && values.flash) {
+    const rowTypes = ['f32', 'f16', 'q8_0', 'q4_0'];
+    if (values.type && !rowTypes.includes(values.type)) throw new RangeError(`convert --flash: --type (the bundle row type) must be one of ${rowTypes.join(' | ')}`);
+    const r = convertFlash(readGGUF(input), output, { ...(values.type ? { rowType: values.type as FlashRowType } : {}) });
+    console.log(`${output}: flash layout, ${r.layers} layers of neuron bundles (${r.bundleBytes} bytes each, ${r.rowType} rows); ${fmtBytes(r.bytesOut)}`);
+    console.log(`  down columns requantized along the hidden dimension: max |error| ${r.downMaxAbsErr.toExponential(3)} (max |weight| ${r.downMaxAbs.toExponential(3)})`);
+    return 0;
+  }
+  if (!input || !output || !values.type) throw new RangeError(`convert: usage: bitflash convert in.gguf out.gguf --type ${CONVERT_TYPES.join('|')}  |  --flash [--type f32|f16|q8_0|q4_0]`);
   if (!(CONVERT_TYPES as readonly string[]).includes(values.type)) throw new RangeError(`convert: --type must be one of ${CONVERT_TYPES.join(' | ')}, received ${JSON.stringify(values.type)}`);
   const tty = process.stderr.isTTY === true;
   const f = readGGUF(input);

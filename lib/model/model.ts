@@ -8,6 +8,9 @@ import { expectInt } from '../validate.js';
 import { readGGUF, type GGUFFile } from './gguf.js';
 import { buildLlama, type LlamaHParams } from './llama.js';
 import { flashInfo } from './flash-layout.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../binding.js';
 import type { FlashStepStats } from '../graph/builder.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { parseBudget, planResidency, type ResidencyPlan } from '../memory/planner.js';
@@ -64,6 +67,9 @@ export class Model {
   private readonly weightCache = new Map<string, Uint8Array>();
   /** Flash-layout models run one plan that returns every row's logits (one neuron cache, not two). */
   private readonly flash: boolean;
+  get isFlash(): boolean {
+    return this.flash;
+  }
 
   private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget'>>, plan: ResidencyPlan | undefined) {
     this.plan = plan;
@@ -289,7 +295,23 @@ export class Model {
   }
 }
 
-/** Loads a GGUF model (architectures llama, mistral, qwen2; weights f32, f16, q8_0 for now). */
-export async function loadModel(path: string, opts: LoadOptions = {}): Promise<Model> {
-  return Model.load(path, opts);
+/** The bundled calibration text (public domain), used when a flash model is loaded with density < 1. */
+export const CALIBRATION_TEXT_PATH = path.join(packageRoot, 'models', 'calibration.txt');
+
+/**
+ * Loads a GGUF model (architectures llama, mistral, qwen2). A flash-layout model loaded with
+ * density < 1 is calibrated on the bundled calibration text (or `calibrationText`).
+ */
+export async function loadModel(file: string, opts: LoadOptions & { calibrationText?: string } = {}): Promise<Model> {
+  const m = Model.load(file, opts);
+  const density = opts.density ?? 1;
+  if (density < 1 && m.isFlash) {
+    try {
+      await m.calibrate(opts.calibrationText ?? readFileSync(CALIBRATION_TEXT_PATH, 'utf8'), density);
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
+  }
+  return m;
 }

@@ -24,7 +24,7 @@ TEST_CASE("float-weight matmul matches float64 on every path, f32 and f16 weight
       for (size_t m : {1, 2, 3, 4, 5, 9}) {
         for (size_t n : {1, 3, 4, 5, 17, 70}) {
           for (size_t k : {1, 7, 8, 9, 64, 173}) {
-            const size_t es = t == DType::f16 ? 2 : 4, ws = k * es + (n % 2 ? 6 : 0);  // padded rows on odd n
+            const size_t es = t == DType::f16 ? 2 : 4, ws = k * es + (n % 2 ? 8 : 0);  // padded rows on odd n
             std::vector<uint8_t> w(n * ws);
             std::vector<double> w64(n * k);
             for (size_t r = 0; r < n; r++)
@@ -65,4 +65,11 @@ TEST_CASE("float-weight matmul matches float64 on every path, f32 and f16 weight
   CHECK_THROWS_AS(matmul_float_weights(DType::f32, w.data(), 15, 2, 2, 0, x.data(), 4, 2, 2, y.data(), 4, 2), Error);
   CHECK_THROWS_AS(matmul_float_weights(DType::q8_0, w.data(), 16, 2, 2, 0, x.data(), 4, 2, 2, y.data(), 4, 2), Error);
   CHECK_THROWS_AS(matmul_float_weights(DType::f32, w.data(), 16, 2, 2, 0, x.data(), 3, 2, 2, y.data(), 4, 2), Error);
+}
+
+TEST_CASE("float-weight matmul refuses misaligned weights instead of reading them") {
+  std::vector<float> w(9), x(4), y(4);
+  const uint8_t* mis = reinterpret_cast<const uint8_t*>(w.data()) + 2;
+  CHECK_THROWS_AS(matmul_float_weights(DType::f32, mis, 30, 2, 2, 0, x.data(), 4, 2, 2, y.data(), 4, 2), Error);
+  CHECK_THROWS_AS(matmul_float_weights(DType::f32, w.data(), 36, 2, 2, 10, x.data(), 4, 2, 2, y.data(), 4, 2), Error);
 }
