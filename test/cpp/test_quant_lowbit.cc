@@ -32,7 +32,7 @@ TEST_CASE("q4_0 reference: known blocks") {
     x[5] = 8.0f;  // |8| ties with |-8| at x[0]: the first (x[0] = -8) wins -> max = -8, d = 1
     block_q4_0 b;
     q4_0_quant__ref(x, &b, 1);
-    CHECK(b.d == f32_to_fp16(1.0f));
+    CHECK(+b.d == f32_to_fp16(1.0f));
     // id = 1: q = trunc(x + 8.5) -> x + 8 for integers, x = 8 -> 16 -> capped 15
     for (int j = 0; j < 16; j++) {
       const int q0 = std::min(15, static_cast<int>(x[j] + 8.5f)), q1 = std::min(15, static_cast<int>(x[j + 16] + 8.5f));
@@ -46,7 +46,7 @@ TEST_CASE("q4_0 reference: known blocks") {
     float x[32] = {};
     block_q4_0 b;
     q4_0_quant__ref(x, &b, 1);
-    CHECK(b.d == 0x8000);
+    CHECK(+b.d == 0x8000);
     for (int j = 0; j < 16; j++) CHECK(b.qs[j] == 0x88);
   }
   SUBCASE("negative max: max = -4 -> d = 0.5, q = trunc(2x + 8.5)") {
@@ -57,7 +57,7 @@ TEST_CASE("q4_0 reference: known blocks") {
     x[8] = -0.25f;  // -0.5+8.5 = 8 -> 8
     block_q4_0 b;
     q4_0_quant__ref(x, &b, 1);
-    CHECK(b.d == f32_to_fp16(0.5f));
+    CHECK(+b.d == f32_to_fp16(0.5f));
     CHECK((b.qs[3] & 0x0f) == 0);
     CHECK((b.qs[4] >> 4) == 14);
     CHECK((b.qs[7] & 0x0f) == 9);

@@ -49,7 +49,7 @@ TEST_CASE("q8_0 reference: known vector") {
   x[5] = 0.49999997f;  // -> 0
   block_q8_0 b;
   q8_0_quant__ref(x, &b, 1);
-  CHECK(b.d == 0x3c00);
+  CHECK(+b.d == 0x3c00);
   CHECK(b.qs[0] == 127);
   CHECK(b.qs[1] == -1);
   CHECK(b.qs[2] == 1);
@@ -59,13 +59,13 @@ TEST_CASE("q8_0 reference: known vector") {
   // all zero block: d = 0, id = 0, every q 0
   float z[32] = {0};
   q8_0_quant__ref(z, &b, 1);
-  CHECK(b.d == 0);
+  CHECK(+b.d == 0);
   for (int j = 0; j < 32; j++) CHECK(b.qs[j] == 0);
   // negative max: amax = 254 -> d = 2, x = -254 -> -127, x = 3 -> 1.5 -> 2
   z[0] = -254.0f;
   z[1] = 3.0f;
   q8_0_quant__ref(z, &b, 1);
-  CHECK(b.d == f32_to_fp16(2.0f));
+  CHECK(+b.d == f32_to_fp16(2.0f));
   CHECK(b.qs[0] == -127);
   CHECK(b.qs[1] == 2);
 }

@@ -200,7 +200,7 @@ TEST_CASE("tq2_0 known vector") {
   x[255] = -1.5f;   // -0.75 -> -1: byte 63, n = 3 -> bits 7..6 = 0
   block_tq2_0 b;
   quantize_tq2_0(x, 256, &b);
-  CHECK(b.d == 0x4000);
+  CHECK(+b.d == 0x4000);
   CHECK(b.qs[0] == (2 | 0 << 2 | 2 << 4 | 0 << 6));
   CHECK(b.qs[1] == 0x55);
   CHECK(b.qs[32] == 0x55);
@@ -220,13 +220,13 @@ TEST_CASE("tq1_0 known vectors") {
   block_tq1_0 b;
   // all zero: d = 0, every trit 1: 11111 (base 3) = 121 -> ceil(121 * 256 / 243) = 128; qh 1111 * 3 = 120 -> 127
   quantize_tq1_0(x, 256, &b);
-  CHECK(b.d == 0);
+  CHECK(+b.d == 0);
   for (int j = 0; j < 48; j++) CHECK(b.qs[j] == 128);
   for (int j = 0; j < 4; j++) CHECK(b.qh[j] == 127);
   // all +1 (amax 1): 22222 = 242 -> ceil(242 * 256 / 243) = 255; qh 2222 * 3 = 240 -> 253
   for (float& v : x) v = 1.0f;
   quantize_tq1_0(x, 256, &b);
-  CHECK(b.d == 0x3c00);
+  CHECK(+b.d == 0x3c00);
   for (int j = 0; j < 48; j++) CHECK(b.qs[j] == 255);
   for (int j = 0; j < 4; j++) CHECK(b.qh[j] == 253);
   // all -1: every code 0
@@ -242,7 +242,7 @@ TEST_CASE("tq1_0 known vectors") {
   x[160] = -4.0f;
   x[240] = 2.0f;  // 0.5 -> +1 (half away from zero)
   quantize_tq1_0(x, 256, &b);
-  CHECK(b.d == f32_to_fp16(4.0f));
+  CHECK(+b.d == f32_to_fp16(4.0f));
   CHECK(b.qs[0] == 213);
   CHECK(b.qs[1] == 128);
   CHECK(b.qs[32] == 43);
@@ -302,14 +302,14 @@ TEST_CASE("q8t activation quantization: rule and known values") {
   x[2] = 0.5f;    // -> 1
   block_q8_t b;
   q8t_quant__ref(x, 1, &b);
-  CHECK(b.d == 1.0f);
+  CHECK(+b.d == 1.0f);
   CHECK(b.qs[0] == 127);
   CHECK(b.qs[1] == -3);
   CHECK(b.qs[2] == 1);
   CHECK(b.sum == 125);
   float z[256] = {0};
   q8t_quant__ref(z, 1, &b);
-  CHECK(b.d == 0.0f);
+  CHECK(+b.d == 0.0f);
   CHECK(b.sum == 0);
 }
 

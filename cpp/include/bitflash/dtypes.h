@@ -32,19 +32,22 @@ inline constexpr int K_SCALE_SIZE = 12;
 
 using fp16_t = uint16_t;
 
-struct block_q8_0 {
+// Block structs are packed (alignment 1): GGUF bytes reach us at any offset (a Uint8Array view, a
+// tensor inside a file read), and member access must be valid wherever the block starts.
+
+struct __attribute__((packed)) block_q8_0 {
   fp16_t d;         // scale
   int8_t qs[QK8_0];  // quants
 };
 static_assert(sizeof(block_q8_0) == 34, "block_q8_0 must be 34 bytes (GGUF)");
 
-struct block_q4_0 {
+struct __attribute__((packed)) block_q4_0 {
   fp16_t d;              // scale
   uint8_t qs[QK4_0 / 2];  // nibbles: low nibble = element j, high nibble = element j + 16
 };
 static_assert(sizeof(block_q4_0) == 18, "block_q4_0 must be 18 bytes (GGUF)");
 
-struct block_q4_K {
+struct __attribute__((packed)) block_q4_K {
   fp16_t d;                    // super-block scale for quantized scales
   fp16_t dmin;                 // super-block scale for quantized mins
   uint8_t scales[K_SCALE_SIZE];  // 8 x (6-bit scale, 6-bit min)
@@ -54,7 +57,7 @@ static_assert(sizeof(block_q4_K) == 144, "block_q4_K must be 144 bytes (GGUF)");
 
 // GGUF TQ1_0: 1.6875 bits/weight. qs: 240 trits, 5 per byte (base 3, ceiling-scaled to a byte);
 // qh: the last 16 trits, 4 per byte; d: the block's absmax (f16).
-struct block_tq1_0 {
+struct __attribute__((packed)) block_tq1_0 {
   uint8_t qs[(QK_K - 4 * QK_K / 64) / 5];  // 48 bytes
   uint8_t qh[QK_K / 64];                   // 4 bytes
   fp16_t d;
@@ -63,7 +66,7 @@ static_assert(sizeof(block_tq1_0) == 54, "block_tq1_0 must be 54 bytes (GGUF)");
 
 // GGUF TQ2_0: 2.0625 bits/weight. qs: 2-bit codes w+1; byte m of 32-byte chunk j holds
 // elements 128*j + m + 32*n at bits 2n..2n+1 (n = 0..3). d: the block's absmax (f16).
-struct block_tq2_0 {
+struct __attribute__((packed)) block_tq2_0 {
   uint8_t qs[QK_K / 4];  // 64 bytes
   fp16_t d;
 };
