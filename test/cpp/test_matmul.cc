@@ -113,7 +113,8 @@ mm::WK to_wk(const WeightView& v) {
   return w;
 }
 
-// float64 value of the quantized product and the magnitude s = sum_b |dw dx| sum_j |wq_j xq_j| for the tolerance.
+// float64 value of the quantized product and the magnitude s = sum_b |dw_b dx_b isum_b| for the tolerance
+// (matmul.h: one int -> float conversion of the exact, offset-free isum_b per block).
 void exact_f64(const WeightView& v, const float* x, size_t m, size_t ldx, std::vector<double>& e, std::vector<double>& s) {
   const mm::WK w = to_wk(v);
   const size_t kb = (v.k + 31) / 32;
@@ -129,14 +130,11 @@ void exact_f64(const WeightView& v, const float* x, size_t m, size_t ldx, std::v
       for (size_t b = 0; b < kb; b++) {
         float dw;
         mm::weight_block(w, r, b, wq, &dw);
-        int64_t is = 0, ia = 0;
-        for (int j = 0; j < 32; j++) {
-          is += wq[j] * q[b * 32 + j];
-          ia += std::abs(wq[j] * q[b * 32 + j]);
-        }
+        int64_t is = 0;
+        for (int j = 0; j < 32; j++) is += wq[j] * q[b * 32 + j];
         const double sc = static_cast<double>(dw) * d[b];
         e[i * v.n + r] += sc * static_cast<double>(is);
-        s[i * v.n + r] += std::fabs(sc) * static_cast<double>(ia);
+        s[i * v.n + r] += std::fabs(sc * static_cast<double>(is));
       }
   }
 }
@@ -182,6 +180,81 @@ void check_f32_case(DType dt, size_t m, size_t n, size_t k, int group, bool zp, 
       }
     }
   }
+}
+
+// Writes the offset-free weight value v of element j of row r (q4_0 / i4g without zero points: nibble v + 8).
+void set_wq(WeightView& v, uint8_t* base, size_t stride, size_t r, size_t j, int val) {
+  uint8_t* row = base + r * stride;
+  const size_t b = j / 32, e = j % 32;
+  switch (v.dtype) {
+    case DType::q8_0: row[b * 34 + 2 + e] = static_cast<uint8_t>(static_cast<int8_t>(val)); break;
+    case DType::i8c: row[j] = static_cast<uint8_t>(static_cast<int8_t>(val)); break;
+    case DType::q4_0: {
+      uint8_t& by = row[b * 18 + 2 + e % 16];
+      by = e < 16 ? static_cast<uint8_t>((by & 0xf0) | (val + 8)) : static_cast<uint8_t>((by & 0x0f) | ((val + 8) << 4));
+      break;
+    }
+    default: {  // i4g: a block of 32 is 16 bytes at 16 * b in every group size
+      uint8_t& by = row[b * 16 + e / 2];
+      by = e % 2 == 0 ? static_cast<uint8_t>((by & 0xf0) | (val + 8)) : static_cast<uint8_t>((by & 0x0f) | ((val + 8) << 4));
+    }
+  }
+}
+
+// Cancellation: most (row, block) pairs have isum_b = 0 with every |wq_j|, |xq_j| at their maximum and a large
+// activation block sum (the +128 / +8 / zero-point offsets then carry large partial sums), the rest carry a
+// tiny isum (one product of 1 * 127). The header's bound, relative to sum_b |dw dx isum_b|, leaves no room
+// for rounding the cancelled parts: a kernel that converts offset-carrying or per-lane partials to float fails.
+void check_cancel_case(DType dt, size_t m, size_t n, size_t k, int group, uint32_t seed) {
+  CapGuard g;
+  std::mt19937 rng(seed);
+  OwnedW w = make_w(dt, n, k, group, false, 0, 0, Fill::random, rng);
+  uint8_t* base = const_cast<uint8_t*>(static_cast<const uint8_t*>(w.v.data));
+  const size_t stride = to_wk(w.v).stride;
+  const int A = dt == DType::q8_0 || dt == DType::i8c ? 127 : 7;
+  // x blocks: even blocks all +1 (q = 127, block sum 4064), odd blocks +1 then -1 halves (block sum 0).
+  std::vector<float> x(m * k);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < k; j++) x[i * k + j] = ((j / 32) % 2 == 0 || j % 32 < 16) ? 1.0f : -1.0f;
+  if (m > 1)
+    for (size_t j = 0; j < k; j++) x[k + j] = -x[k + j];
+  for (size_t r = 0; r < n; r++)
+    for (size_t j = 0; j < k; j++) {
+      const size_t b = j / 32, e = j % 32;
+      int val;
+      if ((r + b) % 4 == 0) val = e == r % 32 ? 1 : 0;           // tiny: isum = +-127
+      else if (b % 2 == 0) val = e < 16 ? A : -A;                 // x all 127: halves cancel
+      else val = A;                                               // x halves: constant weights cancel
+      set_wq(w.v, base, stride, r, j, val);
+    }
+  std::vector<double> e, s;
+  exact_f64(w.v, x.data(), m, k, e, s);
+  const size_t kb = (k + 31) / 32;
+  std::vector<uint8_t> packed(pack_size(w.v, m));
+  pack(w.v, packed.data(), packed.size());
+  size_t ok = 0, want_ok = 0;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+      const std::string kname = matmul_kernel_name(dt, use_pack && m >= matmul_gemm_min_m() ? MatMulPath::gemm : MatMulPath::gemv);
+      want_ok += m * n;
+      std::vector<float> y(m * n);
+      matmul_f32(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, x.data(), x.size(), m, k, y.data(), y.size(), n);
+      for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < n; r++) {
+          const double tol = matmul_f32_tolerance(kb, s[i * n + r]);
+          const double err = std::fabs(static_cast<double>(y[i * n + r]) - e[i * n + r]);
+          if (!(err <= tol)) {
+            FAIL_CHECK("cancel: kernel " << kname << " dtype " << dname(dt) << " m=" << m << " n=" << n << " k=" << k
+                                         << " at (" << i << "," << r << "): got " << y[i * n + r] << " want " << e[i * n + r]
+                                         << " err " << err << " tol " << tol);
+            return;
+          }
+          ok++;
+        }
+    }
+  }
+  CHECK(ok == want_ok);
 }
 
 // Integer pipeline: bit-exact across ISAs, unpacked and packed, against a plain int64 loop.
@@ -246,6 +319,17 @@ TEST_CASE("matmul_f32: tile-derived shapes, every dtype, every host ISA, packed 
   check_f32_case(DType::q8_0, 17, 33, 1024, 0, false, 0, 0, seed++);
 }
 
+TEST_CASE("matmul_f32: cancelling blocks stay within the header's bound (exact isum before the float conversion)") {
+  uint32_t seed = 500;
+  for (DType dt : {DType::q8_0, DType::q4_0, DType::i8c, DType::i4g})
+    for (size_t m : {1, 2, 3, 5, 9})
+      for (size_t n : {1, 4, 7, 17})
+        for (size_t k : {32, 64, 96, 160, 512}) {
+          const int group = dt == DType::i4g ? 32 << (seed % 3) : 0;
+          check_cancel_case(dt, m, n, k, group, seed++);
+        }
+}
+
 TEST_CASE("matmul_i32: bit-exact, extremes, deep k, i8 and u8 activations") {
   uint32_t seed = 7;
   for (size_t m : {1, 2, 3, 4, 5, 8, 9, 16})
@@ -287,15 +371,30 @@ TEST_CASE("matmul_q8: i8 / u8 activations with scales and zero points match the 
       a.scales_len = m;
       a.zero_points = zp.data();
       a.zero_points_len = m;
-      // float64 truth from the dequantized weights
-      std::vector<float> wd(n * k);
+      // float64 truth per block, and matmul.h's magnitude with the kernels' view of x (u8 as x - 128, zp' = zp - 128):
+      // s = sum_b |dw sx isum'_b| + |sx zp'| sum_b |dw wsum_b|
       const mm::WK wk = to_wk(w.v);
-      for (size_t r = 0; r < n; r++)
-        for (size_t b = 0; b < k / 32; b++) {
-          int8_t q[32];
-          float dw;
-          mm::weight_block(wk, r, b, q, &dw);
-          for (int j = 0; j < 32; j++) wd[r * k + b * 32 + j] = dw * q[j];
+      std::vector<double> truth(m * n), mag(m * n);
+      for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < n; r++) {
+          const int zpk = zp[i] - (u8 ? 128 : 0);
+          double t = 0, s1 = 0, s2 = 0;
+          for (size_t b = 0; b < k / 32; b++) {
+            int8_t q[32];
+            float dw;
+            mm::weight_block(wk, r, b, q, &dw);
+            int64_t is = 0, ws = 0;
+            for (int j = 0; j < 32; j++) {
+              const int xv = u8 ? x[i * k + b * 32 + j] - 128 : static_cast<int8_t>(x[i * k + b * 32 + j]);
+              is += q[j] * xv;
+              ws += q[j];
+            }
+            t += static_cast<double>(dw) * sx[i] * static_cast<double>(is - static_cast<int64_t>(zpk) * ws);
+            s1 += std::fabs(static_cast<double>(dw) * sx[i] * static_cast<double>(is));
+            s2 += std::fabs(static_cast<double>(dw) * static_cast<double>(ws));
+          }
+          truth[i * n + r] = t;
+          mag[i * n + r] = s1 + std::fabs(static_cast<double>(sx[i]) * zpk) * s2;
         }
       std::vector<uint8_t> packed(pack_size(w.v, m));
       pack(w.v, packed.data(), packed.size());
@@ -306,14 +405,8 @@ TEST_CASE("matmul_q8: i8 / u8 activations with scales and zero points match the 
           matmul_q8(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, a, m, y.data(), y.size(), n);
           for (size_t i = 0; i < m; i++)
             for (size_t r = 0; r < n; r++) {
-              double t = 0, s = 0;
-              for (size_t j = 0; j < k; j++) {
-                const int xv = u8 ? x[i * k + j] : static_cast<int8_t>(x[i * k + j]);
-                const double p = static_cast<double>(wd[r * k + j]) * sx[i] * (xv - zp[i]);
-                t += p;
-                s += std::fabs(static_cast<double>(wd[r * k + j]) * sx[i]) * (std::abs(xv) + 256.0);
-              }
-              const double tol = matmul_f32_tolerance(k / 32 + 2, s);
+              const double t = truth[i * n + r];
+              const double tol = matmul_f32_tolerance(k / 32 + 2, mag[i * n + r]);
               CHECK_MESSAGE(std::fabs(y[i * n + r] - t) <= tol, "isa " << isa_name(isa) << " dtype " << dname(dt) << " u8 " << u8
                                                                      << " packed " << use_pack << " (" << i << "," << r << ")");
             }

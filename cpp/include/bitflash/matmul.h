@@ -108,10 +108,12 @@ void matmul_i32(const WeightView& w, const void* packed, size_t packed_bytes, co
 
 // ---- float tolerance (tests, benchmarks, the binding's own checks) ----
 // Bound on |y - exact| for one output of a float op with nb blocks, exact = the f64 value of
-// sum_b dw_b*dx_b*isum_b, s = sum_b |dw_b*dx_b| * sum_j |wq_j*xq_j| (+ |sx*zp|*sum|w| with a zero point).
-// Kernels split a block's exact int32 dot into per-lane exact partial sums and add scaled partials in
-// any order; each term sees at most nb + 4 roundings of u = 2^-24, so the error is <= (nb + 4) * u * s;
-// we allow 2 * (nb + 2) * u * s (>= that for nb >= 0).
+// sum_b dw_b*dx_b*isum_b, s = sum_b |dw_b*dx_b*isum_b| (+ |sx*zp|*sum_b |dw_b*sum_j wq_j| with a zero point).
+// Every kernel reduces a block's dot to the exact, offset-free int32 isum_b (VNNI's +128 on int8 weights,
+// q4_0's 8 and i4g's zero point are removed in integer arithmetic) before its single int -> float
+// conversion, so a block that cancels adds no error; the scaled terms are added in any order (a few
+// partial accumulators, then a horizontal sum): each sees at most nb + 4 roundings of u = 2^-24, so the
+// error is <= (nb + 4) * u * s; we allow 2 * (nb + 2) * u * s (>= that for nb >= 0).
 double matmul_f32_tolerance(size_t nb, double s);
 
 // ---- introspection (tests, `bitflash info`) ----

@@ -25,11 +25,6 @@ inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-inline __m256i lane_sums(const int8_t* x) {
-  const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
 #include "matmul-gemv-body.inc"
 
 // Packed GEMM, 4 activation rows x 8 weight rows (half a 16-row tile), 4 k per step.

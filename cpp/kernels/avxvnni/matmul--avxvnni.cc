@@ -21,10 +21,6 @@ inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
   return _mm256_dpbusd_avx_epi32(acc, nib, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
 }
 
-inline __m256i lane_sums(const int8_t* x) {
-  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-}
-
 #include "../avx2/matmul-gemv-body.inc"
 
 // Packed GEMM, 4 activation rows x 8 weight rows (half a 16-row tile), 4 k per vpdpbusd.
