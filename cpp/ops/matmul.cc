@@ -35,6 +35,19 @@ size_t span_needed(size_t rows, size_t cols, size_t ld, const char* op, const ch
 
 bool finite(float v) { return (f32_bits(v) & 0x7f800000u) != 0x7f800000u; }
 
+// Branch-free scan (vectorizes): every value finite (and >= 0 when nonneg, -0.0 included as >= 0).
+// The ops validate the scales on every call, n * k / group of them for i4g: a per-element branch cost
+// ~10% of a DRAM-bound GEMV. On failure the caller rescans to report the first bad index.
+bool all_finite(const float* v, size_t len, bool nonneg) {
+  uint32_t badv = 0;
+  for (size_t i = 0; i < len; i++) {
+    const uint32_t b = f32_bits(v[i]);
+    badv |= static_cast<uint32_t>((b & 0x7f800000u) == 0x7f800000u);
+    if (nonneg) badv |= static_cast<uint32_t>(b > 0x80000000u);
+  }
+  return badv == 0;
+}
+
 const char* dtype_name(DType t) {
   switch (t) {
     case DType::q8_0: return "q8_0";
@@ -84,8 +97,9 @@ WK resolve(const WeightView& w, const char* op) {
   if (w.dtype == DType::i8c) {
     if (!w.scales || w.scales_len < w.n)
       bad(op, "i8c weights need n=" + std::to_string(w.n) + " scales, received " + std::to_string(w.scales ? w.scales_len : 0));
-    for (size_t r = 0; r < w.n; r++)
-      if (!finite(w.scales[r]) || w.scales[r] < 0.0f) bad(op, "i8c scale " + std::to_string(r) + " is not finite and >= 0");
+    if (!all_finite(w.scales, w.n, true))
+      for (size_t r = 0; r < w.n; r++)
+        if (!finite(w.scales[r]) || w.scales[r] < 0.0f) bad(op, "i8c scale " + std::to_string(r) + " is not finite and >= 0");
     k.scales = w.scales;
   } else if (w.dtype == DType::i4g) {
     k.group = static_cast<size_t>(w.group);
@@ -93,8 +107,9 @@ WK resolve(const WeightView& w, const char* op) {
     const size_t ns = mul_checked(w.n, k.gpr, op, "i4g scales");
     if (!w.scales || w.scales_len < ns)
       bad(op, "i4g weights need " + std::to_string(ns) + " scales, received " + std::to_string(w.scales ? w.scales_len : 0));
-    for (size_t i = 0; i < ns; i++)
-      if (!finite(w.scales[i])) bad(op, "i4g scale " + std::to_string(i) + " is not finite");
+    if (!all_finite(w.scales, ns, false))
+      for (size_t i = 0; i < ns; i++)
+        if (!finite(w.scales[i])) bad(op, "i4g scale " + std::to_string(i) + " is not finite");
     k.scales = w.scales;
     if (w.zero_points) {
       k.zp_stride = (k.gpr + 1) / 2;
