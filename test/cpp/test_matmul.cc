@@ -13,6 +13,7 @@
 #include "bitflash/error.h"
 #include "bitflash/isa.h"
 #include "bitflash/matmul.h"
+#include "bitflash/dyadic.h"
 #include "bitflash/quant.h"
 
 using namespace bitflash;
@@ -485,4 +486,120 @@ TEST_CASE("matmul: error paths") {
   std::vector<float> y2(2 * 9);
   CHECK(arg_error([&] { matmul_f32(w2.v, pk.data(), pk.size(), x.data(), x.size(), 2, 64, y2.data(), y2.size(), 9); }));
   CHECK(arg_error([&] { pack(w.v, pk.data(), pk.size() - 1); }));
+}
+
+// ---- fused int8 requantize (matmul_i8_requant) against int_linear__ref, bit for bit ----
+namespace {
+void check_rq_case(size_t m, size_t n, size_t k, bool u8, bool per_channel, bool with_bias, bool with_zp, Fill wfill,
+                   int xfill, uint32_t seed) {
+  CapGuard g;
+  std::mt19937 rng(seed);
+  OwnedW w = make_w(DType::i8c, n, k, 0, false, seed % 3, 1, wfill, rng);
+  const mm::WK wk = to_wk(w.v);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> x(m * k);
+  for (auto& v : x) v = xfill < 0 ? static_cast<uint8_t>(byte(rng)) : static_cast<uint8_t>(xfill);
+  // one zero point per call (int_linear__ref takes one), given per row to the op
+  const int32_t zp = with_zp ? (u8 ? byte(rng) : byte(rng) - 128) : 0;
+  std::vector<int32_t> zps(m, zp);
+  std::vector<int32_t> bias(n);
+  std::uniform_int_distribution<int32_t> bd(-(1 << 23) + 1, (1 << 23) - 1);
+  for (auto& b : bias) b = bd(rng);
+  // multipliers around the accumulator scale: shifts below, at and above 31, both signs
+  std::vector<Dyadic> mult(per_channel ? n : 1);
+  std::uniform_real_distribution<double> ex(-30.0, 2.0);
+  for (size_t j = 0; j < mult.size(); j++) {
+    double sc = std::pow(2.0, ex(rng)) / std::sqrt(static_cast<double>(k));
+    if (j % 5 == 3) sc = -sc;
+    mult[j] = dyadic_from_scale(sc);
+    if (j % 7 == 1) mult[j] = Dyadic{INT32_MIN, 31 + static_cast<int>(j % 3)};
+    if (j % 11 == 2) mult[j] = Dyadic{INT32_MAX, 5};  // large left shift: saturation
+  }
+  const int32_t y_zp = static_cast<int32_t>(byte(rng)) - 128;
+  // the oracle on int8 data: u8 values v with zero point z are the int8 values v - 128 with z - 128
+  std::vector<int8_t> xi(m * k), wd(n * k);
+  for (size_t j = 0; j < m * k; j++) xi[j] = static_cast<int8_t>(u8 ? x[j] - 128 : static_cast<int8_t>(x[j]));
+  for (size_t r = 0; r < n; r++)
+    for (size_t j = 0; j < k; j++) wd[r * k + j] = static_cast<int8_t>(wk.data[r * wk.stride + j]);
+  std::vector<int8_t> want(m * n);
+  int_linear__ref(xi.data(), u8 ? zp - 128 : zp, wd.data(), with_bias ? bias.data() : nullptr, m, n, k, mult.data(),
+                  mult.size(), y_zp, want.data());
+  std::vector<uint8_t> packed(pack_size(w.v, m));
+  pack(w.v, packed.data(), packed.size());
+  Q8Acts a;
+  a.data = x.data();
+  a.is_unsigned = u8;
+  a.len = x.size();
+  a.ld = k;
+  if (with_zp) {
+    a.zero_points = zps.data();
+    a.zero_points_len = m;
+  }
+  const size_t ldy = n + 3;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+      std::vector<int8_t> y(m * ldy, 0x5a);
+      matmul_i8_requant(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, a, m,
+                        with_bias ? bias.data() : nullptr, with_bias ? n : 0, mult.data(), mult.size(), y_zp, y.data(),
+                        y.size(), ldy);
+      bool ok = true;
+      size_t bad_at = 0;
+      for (size_t i = 0; i < m && ok; i++) {
+        for (size_t r = 0; r < n; r++)
+          if (y[i * ldy + r] != want[i * n + r]) {
+            ok = false;
+            bad_at = i * n + r;
+            break;
+          }
+        for (size_t r = n; r < ldy; r++) ok = ok && y[i * ldy + r] == 0x5a;  // padding untouched
+      }
+      CHECK_MESSAGE(ok, "isa " << isa_name(isa) << " packed " << use_pack << " m=" << m << " n=" << n << " k=" << k
+                               << " u8=" << u8 << " pc=" << per_channel << " bias=" << with_bias << " zp=" << with_zp
+                               << " seed=" << seed << " first mismatch at " << bad_at);
+      if (!ok) return;
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("matmul_i8_requant: fused epilogue equals int_linear__ref bit for bit on every path") {
+  uint32_t seed = 900;
+  for (size_t m : {1, 2, 3, 4, 5, 8, 9, 16, 17})
+    for (size_t n : {1, 4, 5, 8, 9, 15, 16, 17, 33}) {
+      check_rq_case(m, n, 64 + (seed % 3) * 32, seed & 1, (seed >> 1) & 1, (seed >> 2) & 1, (seed % 3) != 0, Fill::random, -1, seed);
+      seed++;
+    }
+  for (size_t k : {1, 31, 33, 97, 300}) check_rq_case(5, 19, k, k & 1, true, true, true, Fill::random, -1, seed++);
+  // extremes and deep k: all -128 x all -128 / 127 x 255 (u8) at k up to 65536, per tensor and per channel
+  check_rq_case(9, 17, 32768, false, true, true, false, Fill::max_neg, 0x80, seed++);
+  check_rq_case(4, 16, 65536, true, false, true, true, Fill::max_pos, 0xff, seed++);
+  check_rq_case(1, 5, 65536, false, true, false, true, Fill::max_neg, 0x7f, seed++);
+  check_rq_case(12, 33, 4096, true, true, true, true, Fill::random, -1, seed++);
+}
+
+TEST_CASE("matmul_i8_requant: argument errors") {
+  std::mt19937 rng(3);
+  OwnedW w = make_w(DType::i8c, 4, 32, 0, false, 0, 0, Fill::random, rng);
+  std::vector<int8_t> x(2 * 32), y(2 * 4);
+  Q8Acts a;
+  a.data = x.data();
+  a.len = x.size();
+  a.ld = 32;
+  Dyadic d{1 << 30, 40};
+  std::vector<int32_t> bias(4, 0);
+  auto call = [&](const WeightView& wv, const Dyadic* mu, size_t nm, int32_t yz, const int32_t* b, size_t yl) {
+    matmul_i8_requant(wv, nullptr, 0, a, 2, b, b ? 4 : 0, mu, nm, yz, y.data(), yl, 4);
+  };
+  CHECK_NOTHROW(call(w.v, &d, 1, 0, bias.data(), y.size()));
+  CHECK_THROWS_AS(call(w.v, &d, 2, 0, nullptr, y.size()), Error);   // n_mult neither 1 nor n
+  CHECK_THROWS_AS(call(w.v, nullptr, 1, 0, nullptr, y.size()), Error);
+  CHECK_THROWS_AS(call(w.v, &d, 1, 128, nullptr, y.size()), Error);  // y_zp out of range
+  CHECK_THROWS_AS(call(w.v, &d, 1, 0, nullptr, y.size() - 1), Error);
+  Dyadic bad_s{1, 63};
+  CHECK_THROWS_AS(call(w.v, &bad_s, 1, 0, nullptr, y.size()), Error);
+  bias[2] = 1 << 23;
+  CHECK_THROWS_AS(call(w.v, &d, 1, 0, bias.data(), y.size()), Error);
+  OwnedW q = make_w(DType::q8_0, 4, 32, 0, false, 0, 0, Fill::random, rng);
+  CHECK_THROWS_AS(call(q.v, &d, 1, 0, nullptr, y.size()), Error);  // not i8c
 }

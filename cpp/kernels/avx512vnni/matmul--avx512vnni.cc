@@ -8,6 +8,7 @@
 #include <immintrin.h>
 
 #include "../../ref/matmul-kernels.h"
+#include "bitflash/dyadic-avx2-inl.h"
 
 namespace bitflash {
 namespace mm {
@@ -24,6 +25,7 @@ inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
 }
 
 #include "../avx2/matmul-gemv-body.inc"
+#include "../avx2/matmul-rq-epi.inc"
 
 // ---- 4-bit GEMV (q4_0, i4g), zmm: 4 weight rows x 4 blocks (128 k) per step ----
 // Weights: the 4 blocks' 16 nibble bytes fill the 4 128-bit lanes of one zmm (q4_0: four 16-byte loads at
@@ -214,9 +216,9 @@ void gemv4(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y,
   }
 }
 
-template <int M, bool I32>
+template <int M, bool I32, bool RQ = false>
 inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t i0, size_t t, void* yv,
-                      size_t ldy) {
+                      size_t ldy, const RequantEpi* e = nullptr) {
   __m512 facc[M];
   __m512i tot[M];
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -252,27 +254,31 @@ inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, 
   const size_t cols = n - c0 < 16 ? n - c0 : 16;
   const __mmask16 mask = static_cast<__mmask16>(cols == 16 ? 0xffffu : ((1u << cols) - 1u));
   for (int i = 0; i < M; i++) {
-    if (I32)
+    if (RQ) {  // two 8-column halves through the requantize epilogue, straight from the accumulator
+      int8_t* y8 = static_cast<int8_t*>(yv) + (i0 + i) * ldy + c0;
+      rq_store8(*e, i0 + i, c0, cols < 8 ? cols : 8, _mm512_castsi512_si256(tot[i]), y8);
+      if (cols > 8) rq_store8(*e, i0 + i, c0 + 8, cols - 8, _mm512_extracti64x4_epi64(tot[i], 1), y8 + 8);
+    } else if (I32)
       _mm512_mask_storeu_epi32(static_cast<int32_t*>(yv) + (i0 + i) * ldy + c0, mask, tot[i]);
     else
       _mm512_mask_storeu_ps(static_cast<float*>(yv) + (i0 + i) * ldy + c0, mask, facc[i]);
   }
 }
 
-template <bool I32>
+template <bool I32, bool RQ = false>
 void gemm(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0, size_t t1,
-          void* y, size_t ldy) {
+          void* y, size_t ldy, const RequantEpi* e = nullptr) {
   for (size_t t = t0; t < t1; t++) {
     size_t i = m0;
-    for (; i + 8 <= m1; i += 8) gemm_tile<8, I32>(tiles, kb, n, a, i, t, y, ldy);
+    for (; i + 8 <= m1; i += 8) gemm_tile<8, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e);
     switch (m1 - i) {
-      case 7: gemm_tile<7, I32>(tiles, kb, n, a, i, t, y, ldy); break;
-      case 6: gemm_tile<6, I32>(tiles, kb, n, a, i, t, y, ldy); break;
-      case 5: gemm_tile<5, I32>(tiles, kb, n, a, i, t, y, ldy); break;
-      case 4: gemm_tile<4, I32>(tiles, kb, n, a, i, t, y, ldy); break;
-      case 3: gemm_tile<3, I32>(tiles, kb, n, a, i, t, y, ldy); break;
-      case 2: gemm_tile<2, I32>(tiles, kb, n, a, i, t, y, ldy); break;
-      case 1: gemm_tile<1, I32>(tiles, kb, n, a, i, t, y, ldy); break;
+      case 7: gemm_tile<7, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
+      case 6: gemm_tile<6, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
+      case 5: gemm_tile<5, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
+      case 4: gemm_tile<4, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
+      case 3: gemm_tile<3, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
+      case 2: gemm_tile<2, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
+      case 1: gemm_tile<1, I32, RQ>(tiles, kb, n, a, i, t, y, ldy, e); break;
       default: break;
     }
   }
@@ -303,6 +309,15 @@ void x8p_q8_gemm__avx512vnni(const uint8_t* tiles, size_t kb, size_t n, const Ac
 void x8p_q8_gemm_i32__avx512vnni(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
                                  size_t t0, size_t t1, int32_t* y, size_t ldy) {
   gemm<true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy);
+}
+
+void i8c_q8_gemv_rq__avx512vnni(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e,
+                               int8_t* y, size_t ldy) {
+  gemv_rq(w, a, m, n0, n1, e, y, ldy);
+}
+void x8p_q8_gemm_rq__avx512vnni(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
+                                size_t t0, size_t t1, const RequantEpi& e, int8_t* y, size_t ldy) {
+  gemm<true, true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy, &e);
 }
 
 }  // namespace mm
