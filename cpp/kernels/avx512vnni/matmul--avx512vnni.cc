@@ -68,12 +68,26 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
   const size_t gsh = DT == 3 ? (w.group == 32 ? 0 : w.group == 64 ? 1 : 2) : 0;  // blocks per group = 1 << gsh
   const __m512i kpart = DT == 1 ? _mm512_mullo_epi32(kidx, _mm512_set1_epi32(18)) : _mm512_srli_epi32(kidx, static_cast<unsigned>(gsh));
   const __m512i gidx0 = _mm512_add_epi32(rowoff, kpart);
+  (void)gidx0;
+  // i4g scales: lane (k, r) <- element 4r + (k >> gsh) of the 4 rows' scale quadruples
+  const __m512i sperm = _mm512_add_epi32(_mm512_slli_epi32(rsel, 2), _mm512_srli_epi32(kidx, static_cast<unsigned>(gsh)));
   const float* sc0 = DT == 3 ? w.scales + r0 * w.gpr : nullptr;
   // i4g zero points: per row a 16-bit window of nibbles; lane (k, r) shifts by zsh[k]
   const __m512i zsh = DT == 3 ? (gsh == 0 ? _mm512_slli_epi32(kidx, 2) : gsh == 1 ? _mm512_slli_epi32(_mm512_srli_epi32(kidx, 1), 2) : _mm512_setzero_si512())
                               : _mm512_setzero_si512();
   const __m512i zword = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);  // word r of the 64-bit window
   const __m512i deint = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+#if 1
+  // dest word 8k + j (block k, qs word j) <- source word 9k + 1 + j: l0 for < 32, else l1 word (src - 4) + 32
+  alignas(64) int16_t qp[32], dp[32];
+  for (int k = 0; k < 4; k++)
+    for (int j = 0; j < 8; j++) {
+      const int src = 9 * k + 1 + j;
+      qp[8 * k + j] = static_cast<int16_t>(src < 32 ? src : 32 + src - 4);
+    }
+  for (int l = 0; l < 32; l++) dp[l] = static_cast<int16_t>(9 * ((l / 4) & 3));  // word 4k + r <- word 9k
+  const __m512i qperm = _mm512_load_si512(qp), dperm = _mm512_load_si512(dp);
+#endif
   __m512 acc[M];
   for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
   const size_t nfull = kb / 4;
@@ -117,15 +131,26 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
     }
     // weights: partial dots
     __m512i p[M][4];
+    __m512i d16 = _mm512_setzero_si512();
+    (void)d16;
+#pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       __m512i wv;
       if (DT == 1) {
         const uint8_t* bp = rows[r] + b0 * sizeof(block_q4_0) + 2;
         if (full) {
+#if 1
+          // the 4 blocks are 72 bytes from bp - 2: words of l0 (bytes 0..63) and l1 (bytes 8..71); every qs
+          // starts at an even byte, so one word permute gathers them; the f16 d of block k is word 9k of l0
+          const __m512i l0 = _mm512_loadu_si512(bp - 2), l1 = _mm512_loadu_si512(bp + 6);
+          wv = _mm512_permutex2var_epi16(l0, qperm, l1);
+          d16 = _mm512_mask_permutexvar_epi16(d16, static_cast<__mmask32>(0x1111u << r), dperm, l0);
+#else
           wv = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bp)));
           wv = _mm512_inserti32x4(wv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 18)), 1);
           wv = _mm512_inserti32x4(wv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 36)), 2);
           wv = _mm512_inserti32x4(wv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 54)), 3);
+#endif
         } else {
           alignas(64) uint8_t t[64] = {};
           for (size_t k = 0; k < nbk; k++) __builtin_memcpy(t + 16 * k, bp + 18 * k, 16);
@@ -136,6 +161,7 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
         wv = full ? _mm512_loadu_si512(bp) : _mm512_maskz_loadu_epi8((__mmask64(1) << (16 * nbk)) - 1, bp);
       }
       const __m512i lo = _mm512_and_si512(wv, m4), hi = _mm512_and_si512(_mm512_srli_epi16(wv, 4), m4);
+#pragma GCC unroll 2
       for (int i = 0; i < M; i++)
         p[i][r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, xlo[i]), hi, xhi[i]);
     }
@@ -144,15 +170,27 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
     __m512i zp;  // offset per lane (q4_0 and i4g without zero points: 8)
     if (full) {
       if (DT == 1) {
+#if 1
+        dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d16));
+#else
         const __m512i gi = _mm512_add_epi32(gidx0, _mm512_set1_epi32(static_cast<int32_t>(b0 * sizeof(block_q4_0))));
         const __m512i raw = _mm512_i32gather_epi32(gi, reinterpret_cast<const void*>(rows[0]), 1);
         dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
+#endif
         zp = _mm512_set1_epi32(8);
       } else {
         const size_t g0 = b0 >> gsh;
-        dw = _mm512_i32gather_ps(_mm512_add_epi32(gidx0, _mm512_set1_epi32(static_cast<int32_t>(g0))), sc0, 4);
+        // per row the (up to) 4 scales from group g0 (masked: never past the row's gpr), then lane (k, r) <-
+        // element 4r + (k >> gsh); no gather (slow here: vgatherdps was a third of the loop)
+        const __mmask8 sm = static_cast<__mmask8>(w.gpr - g0 >= 4 ? 0xf : (1u << (w.gpr - g0)) - 1u);
+        __m512 s4 = _mm512_castps128_ps512(_mm_maskz_loadu_ps(sm, sc0 + roff[0] + g0));
+        s4 = _mm512_insertf32x4(s4, _mm_maskz_loadu_ps(sm, sc0 + roff[1] + g0), 1);
+        s4 = _mm512_insertf32x4(s4, _mm_maskz_loadu_ps(sm, sc0 + roff[2] + g0), 2);
+        s4 = _mm512_insertf32x4(s4, _mm_maskz_loadu_ps(sm, sc0 + roff[3] + g0), 3);
+        dw = _mm512_permutexvar_ps(sperm, s4);
         if (w.zp) {
           uint64_t z = 0;
+#pragma GCC unroll 4
           for (int r = 0; r < 4; r++) {
             const uint8_t* zr = w.zp + rix[r] * w.zp_stride + g0 / 2;
             const uint64_t v = gsh == 0 ? static_cast<uint64_t>(zr[0] | (zr[1] << 8)) : static_cast<uint64_t>(zr[0]);
