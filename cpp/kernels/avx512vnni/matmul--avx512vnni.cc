@@ -36,8 +36,9 @@ inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
 // one zmm holding the exact int32 dot of every (block, row) at lane 4 * block + row; the offset (8, or the
 // i4g zero point) times the block's activation sum is subtracted there in int32 (vpmaddwd: both fit int16),
 // so each isum_b is exact before its one conversion; then one fma by dw * dx per 16 (row, block) pairs.
-// The q4_0 block scales (f16) are gathered (4 bytes at each block start: d and 2 qs bytes), the i4g scales
-// gathered as f32; the tail step (kb % 4 blocks) masks its loads and fills scales and zero points in scalar.
+// The q4_0 block scales (f16) come out of the same loads by a word permute, the i4g scales by one masked
+// load per row and a permute (no gathers: they were the slowest part); the tail step (kb % 4 blocks) masks
+// its loads and fills scales and zero points in scalar.
 
 inline __m512i lane_block_idx() { return _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3); }
 
@@ -53,31 +54,27 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
   const size_t kb = a.kb;
   const uint8_t* rows[4];
   size_t rix[4];  // weight row of each tile row
-  int32_t roff[4];
+  int32_t roff[4];  // i4g: scale index of each tile row relative to row r0
   for (int r = 0; r < 4; r++) {
     const size_t rr = r < static_cast<int>(nrows) ? static_cast<size_t>(r) : nrows - 1;  // pad with a valid row
     rix[r] = r0 + rr;
     rows[r] = w.data + (r0 + rr) * w.stride;
-    roff[r] = static_cast<int32_t>(DT == 1 ? rr * w.stride : rr * w.gpr);
+    roff[r] = static_cast<int32_t>(DT == 3 ? rr * w.gpr : 0);
   }
   const __m512i m4 = _mm512_set1_epi8(0x0f);
   const __m512i kidx = lane_block_idx();
   const __m512i rsel = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
-  const __m512i rowoff = _mm512_permutexvar_epi32(rsel, _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(roff))));
-  // q4_0: byte offset of block (b0 + k) of row r from rows[0] at b0 = 0; i4g: scale index from row r0's scales
   const size_t gsh = DT == 3 ? (w.group == 32 ? 0 : w.group == 64 ? 1 : 2) : 0;  // blocks per group = 1 << gsh
-  const __m512i kpart = DT == 1 ? _mm512_mullo_epi32(kidx, _mm512_set1_epi32(18)) : _mm512_srli_epi32(kidx, static_cast<unsigned>(gsh));
-  const __m512i gidx0 = _mm512_add_epi32(rowoff, kpart);
-  (void)gidx0;
   // i4g scales: lane (k, r) <- element 4r + (k >> gsh) of the 4 rows' scale quadruples
   const __m512i sperm = _mm512_add_epi32(_mm512_slli_epi32(rsel, 2), _mm512_srli_epi32(kidx, static_cast<unsigned>(gsh)));
   const float* sc0 = DT == 3 ? w.scales + r0 * w.gpr : nullptr;
+  const uint8_t* zrow[4];  // i4g zero-point row of each tile row
+  for (int r = 0; r < 4; r++) zrow[r] = DT == 3 && w.zp ? w.zp + rix[r] * w.zp_stride : nullptr;
   // i4g zero points: per row a 16-bit window of nibbles; lane (k, r) shifts by zsh[k]
   const __m512i zsh = DT == 3 ? (gsh == 0 ? _mm512_slli_epi32(kidx, 2) : gsh == 1 ? _mm512_slli_epi32(_mm512_srli_epi32(kidx, 1), 2) : _mm512_setzero_si512())
                               : _mm512_setzero_si512();
   const __m512i zword = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);  // word r of the 64-bit window
   const __m512i deint = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
-#if 1
   // dest word 8k + j (block k, qs word j) <- source word 9k + 1 + j: l0 for < 32, else l1 word (src - 4) + 32
   alignas(64) int16_t qp[32], dp[32];
   for (int k = 0; k < 4; k++)
@@ -87,7 +84,6 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
     }
   for (int l = 0; l < 32; l++) dp[l] = static_cast<int16_t>(9 * ((l / 4) & 3));  // word 4k + r <- word 9k
   const __m512i qperm = _mm512_load_si512(qp), dperm = _mm512_load_si512(dp);
-#endif
   __m512 acc[M];
   for (int i = 0; i < M; i++) acc[i] = _mm512_setzero_ps();
   const size_t nfull = kb / 4;
@@ -131,26 +127,18 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
     }
     // weights: partial dots
     __m512i p[M][4];
-    __m512i d16 = _mm512_setzero_si512();
-    (void)d16;
+    __m512i d16 = _mm512_setzero_si512();  // q4_0: the f16 scales in (block, row) order
 #pragma GCC unroll 4
     for (int r = 0; r < 4; r++) {
       __m512i wv;
       if (DT == 1) {
         const uint8_t* bp = rows[r] + b0 * sizeof(block_q4_0) + 2;
         if (full) {
-#if 1
           // the 4 blocks are 72 bytes from bp - 2: words of l0 (bytes 0..63) and l1 (bytes 8..71); every qs
           // starts at an even byte, so one word permute gathers them; the f16 d of block k is word 9k of l0
           const __m512i l0 = _mm512_loadu_si512(bp - 2), l1 = _mm512_loadu_si512(bp + 6);
           wv = _mm512_permutex2var_epi16(l0, qperm, l1);
           d16 = _mm512_mask_permutexvar_epi16(d16, static_cast<__mmask32>(0x1111u << r), dperm, l0);
-#else
-          wv = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bp)));
-          wv = _mm512_inserti32x4(wv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 18)), 1);
-          wv = _mm512_inserti32x4(wv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 36)), 2);
-          wv = _mm512_inserti32x4(wv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(bp + 54)), 3);
-#endif
         } else {
           alignas(64) uint8_t t[64] = {};
           for (size_t k = 0; k < nbk; k++) __builtin_memcpy(t + 16 * k, bp + 18 * k, 16);
@@ -170,13 +158,7 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
     __m512i zp;  // offset per lane (q4_0 and i4g without zero points: 8)
     if (full) {
       if (DT == 1) {
-#if 1
         dw = _mm512_cvtph_ps(_mm512_castsi512_si256(d16));
-#else
-        const __m512i gi = _mm512_add_epi32(gidx0, _mm512_set1_epi32(static_cast<int32_t>(b0 * sizeof(block_q4_0))));
-        const __m512i raw = _mm512_i32gather_epi32(gi, reinterpret_cast<const void*>(rows[0]), 1);
-        dw = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(raw));
-#endif
         zp = _mm512_set1_epi32(8);
       } else {
         const size_t g0 = b0 >> gsh;
@@ -192,7 +174,7 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
           uint64_t z = 0;
 #pragma GCC unroll 4
           for (int r = 0; r < 4; r++) {
-            const uint8_t* zr = w.zp + rix[r] * w.zp_stride + g0 / 2;
+            const uint8_t* zr = zrow[r] + g0 / 2;
             const uint64_t v = gsh == 0 ? static_cast<uint64_t>(zr[0] | (zr[1] << 8)) : static_cast<uint64_t>(zr[0]);
             z |= v << (16 * r);
           }
@@ -240,9 +222,8 @@ void gemv4_tile(const WK& w, const ActQ& a, size_t i0, size_t r0, size_t nrows, 
 
 template <int DT>
 void gemv4(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y, size_t ldy) {
-  // gather offsets are int32: rows 3 apart (q4_0 bytes, i4g scale indices) must fit
-  const size_t span = DT == 1 ? 3 * w.stride + a.kb * sizeof(block_q4_0) : 3 * w.gpr + w.gpr;
-  if (span >= (size_t(1) << 31)) {
+  // i4g scale offsets of rows 3 apart are int32
+  if (DT == 3 && 4 * w.gpr >= (size_t(1) << 31)) {
     gemv_f32<DT>(w, a, m, n0, n1, y, ldy);
     return;
   }
