@@ -1,5 +1,7 @@
 // Low-bit matmul benchmark (standalone; built as bitflash_bench_matmul with -DBITFLASH_BUILD_BENCH=ON).
-// GEMV (m < 4): weight GB/s, with weights rotated over copies totalling > 1 GiB so every call reads DRAM.
+// GEMV (m < 4): weight GB/s, with weights rotated over copies totalling > 1 GiB so every call reads DRAM,
+// and its share of the read bandwidth measure_read_bandwidth (roofline.h) measures in the same run
+// (1 GiB buffer, median of 5 passes, per thread count, measured before the matmul rows).
 // GEMM (m >= 4, packed): GOPS = 2*m*n*k / t. Median of >= 5 timed runs after warm-up.
 // Usage: bitflash_bench_matmul [--threads=1,2] [--isa=best|avx2,avxvnni,...] [--dtypes=q8_0,q4_0,i8c,i4g]
 //                              [--m=1,8,32,128,512] [--shapes=4096x4096,11008x4096,4096x11008] [--runs=5]
@@ -16,6 +18,7 @@
 
 #include "bitflash/isa.h"
 #include "bitflash/matmul.h"
+#include "bitflash/roofline.h"
 #include "bitflash/threadpool.h"
 
 using namespace bitflash;
@@ -77,8 +80,17 @@ int main(int argc, char** argv) {
   }
   std::vector<float> scales(11008 * 344 + 16, 0.01f);
   std::vector<uint8_t> zps(11008 * 172 + 16, 0x88);
-  std::printf("%-6s %-11s %5s %3s %-13s %-40s %10s %10s %10s\n", "dtype", "n x k", "m", "thr", "isa", "kernel",
-              "ms", "GB/s", "GOPS");
+  std::vector<double> bw_by_threads(257, 0.0);
+  for (const std::string& th : split(threads)) {
+    const unsigned t = static_cast<unsigned>(std::stoul(th));
+    const Measure bw = measure_read_bandwidth(size_t(1) << 30, t, 5);
+    bw_by_threads[std::min(t, 256u)] = bw.median;
+    std::printf("read bandwidth (%s, %u threads): median %.2f GB/s, best %.2f GB/s\n", bw.kernel, t, bw.median, bw.value);
+    std::printf("JSON {\"read_bw_gbs\":%.3f,\"read_bw_best_gbs\":%.3f,\"threads\":%u,\"kernel\":\"%s\"}\n", bw.median,
+                bw.value, t, bw.kernel);
+  }
+  std::printf("%-6s %-11s %5s %3s %-13s %-40s %10s %10s %10s %6s\n", "dtype", "n x k", "m", "thr", "isa", "kernel",
+              "ms", "GB/s", "GOPS", "%bw");
   for (const std::string& shp : split(shapes)) {
     const size_t n = std::stoul(shp.substr(0, shp.find('x'))), k = std::stoul(shp.substr(shp.find('x') + 1));
     for (const std::string& dts : split(dtypes)) {
@@ -152,11 +164,13 @@ int main(int argc, char** argv) {
             const double gbs = static_cast<double>(wbytes) / t / 1e9;
             const double gops = 2.0 * m * n * k / t / 1e9;
             const char* kname = matmul_kernel_name(dt, gemm ? MatMulPath::gemm : MatMulPath::gemv);
-            std::printf("%-6s %5zux%-5zu %5zu %3s %-13s %-40s %10.3f %10.2f %10.1f\n", dts.c_str(), n, k, m, th.c_str(),
-                        is.c_str(), kname, t * 1e3, gbs, gops);
+            const double bw = bw_by_threads[std::min<size_t>(std::stoul(th), 256)];
+            const double pct = gemm || bw <= 0.0 ? 0.0 : 100.0 * gbs / bw;
+            std::printf("%-6s %5zux%-5zu %5zu %3s %-13s %-40s %10.3f %10.2f %10.1f %6.1f\n", dts.c_str(), n, k, m, th.c_str(),
+                        is.c_str(), kname, t * 1e3, gbs, gops, pct);
             std::printf("JSON {\"dtype\":\"%s\",\"n\":%zu,\"k\":%zu,\"m\":%zu,\"threads\":%s,\"isa\":\"%s\",\"kernel\":\"%s\","
-                        "\"path\":\"%s\",\"ms\":%.4f,\"weight_gbs\":%.3f,\"gops\":%.2f,\"copies\":%zu}\n",
-                        dts.c_str(), n, k, m, th.c_str(), is.c_str(), kname, gemm ? "gemm" : "gemv", t * 1e3, gbs, gops,
+                        "\"path\":\"%s\",\"ms\":%.4f,\"weight_gbs\":%.3f,\"gops\":%.2f,\"pct_read_bw\":%.1f,\"copies\":%zu}\n",
+                        dts.c_str(), n, k, m, th.c_str(), is.c_str(), kname, gemm ? "gemm" : "gemv", t * 1e3, gbs, gops, pct,
                         gemm ? size_t(1) : copies);
             std::fflush(stdout);
           }

@@ -54,6 +54,21 @@ static const Variant<GemmI32Fn> kGemmI32[] = {
     {Isa::scalar, "i8c_q8_gemm_i32__ref", x8p_q8_gemm_i32__ref},
 };
 
+static const Variant<GemvI8Fn> kGemvRq[] = {
+    X86({Isa::avx512vnni, "i8c_q8_gemv_rq_1x4c32__avx512vnni", i8c_q8_gemv_rq__avx512vnni},
+        {Isa::avxvnni, "i8c_q8_gemv_rq_1x4c32__avxvnni", i8c_q8_gemv_rq__avxvnni},
+        {Isa::avx2, "i8c_q8_gemv_rq_1x4c32__avx2", i8c_q8_gemv_rq__avx2},)
+    {Isa::scalar, "i8c_q8_gemv_rq__ref", i8c_q8_gemv_rq__ref},
+};
+static const Variant<GemmI8Fn> kGemmRq[] = {
+    X86({Isa::avx512vnni, "i8c_q8_gemm_rq_8x16c4__avx512vnni", x8p_q8_gemm_rq__avx512vnni},
+        {Isa::avxvnni, "i8c_q8_gemm_rq_4x8c4__avxvnni", x8p_q8_gemm_rq__avxvnni},
+        {Isa::avx2, "i8c_q8_gemm_rq_4x8c4__avx2", x8p_q8_gemm_rq__avx2},)
+    {Isa::scalar, "i8c_q8_gemm_rq__ref", x8p_q8_gemm_rq__ref},
+};
+const Variant<GemvI8Fn>& gemv_rq_kernel() { return select(kGemvRq); }
+const Variant<GemmI8Fn>& gemm_rq_kernel() { return select(kGemmRq); }
+
 const Variant<ActQuantFn>& act_quant_kernel() { return select(kActQuant); }
 
 const Variant<GemvF32Fn>& gemv_f32_kernel(DType wtype) {
@@ -94,6 +109,8 @@ void report_matmul(std::vector<OpChoice>& out) {
   add(out, "matmul i8c gemm (packed)", gemm_f32_kernel(DType::i8c));
   add(out, "matmul i4g gemm (packed)", gemm_f32_kernel(DType::i4g));
   add(out, "matmul i8c gemm i32 (packed)", gemm_i32_kernel());
+  add(out, "matmul i8c gemv requant i8", gemv_rq_kernel());
+  add(out, "matmul i8c gemm requant i8 (packed)", gemm_rq_kernel());
 }
 const bool registered = register_choice_reporter(report_matmul);
 }  // namespace

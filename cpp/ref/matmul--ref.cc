@@ -155,5 +155,34 @@ void x8p_q8_gemm_i32__ref(const uint8_t* tiles, size_t kb, size_t n, const ActQ&
     }
 }
 
+void i8c_q8_gemv_rq__ref(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e, int8_t* y,
+                         size_t ldy) {
+  for (size_t r = n0; r < n1; r++) {
+    const int8_t* wr = reinterpret_cast<const int8_t*>(w.data + r * w.stride);
+    for (size_t i = 0; i < m; i++) {
+      const int8_t* xq = a.q + i * a.kb * KB;
+      int32_t acc = 0;
+      for (size_t j = 0; j < w.k; j++) acc += static_cast<int32_t>(wr[j]) * xq[j];
+      y[i * ldy + r] = rq_one(e, i, r, acc);
+    }
+  }
+}
+
+void x8p_q8_gemm_rq__ref(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0,
+                         size_t t1, const RequantEpi& e, int8_t* y, size_t ldy) {
+  for (size_t t = t0; t < t1; t++)
+    for (size_t i = m0; i < m1; i++) {
+      const int8_t* xq = a.q + i * kb * KB;
+      int32_t acc[NR] = {};
+      for (size_t b = 0; b < kb; b++) {
+        const int8_t* v = reinterpret_cast<const int8_t*>(tiles + (t * kb + b) * PB + 64);
+        for (size_t r = 0; r < NR; r++)
+          for (size_t kq = 0; kq < 8; kq++)
+            for (size_t j = 0; j < 4; j++) acc[r] += static_cast<int32_t>(v[kq * 64 + r * 4 + j]) * xq[b * KB + kq * 4 + j];
+      }
+      for (size_t r = 0; r < NR && t * NR + r < n; r++) y[i * ldy + t * NR + r] = rq_one(e, i, t * NR + r, acc[r]);
+    }
+}
+
 }  // namespace mm
 }  // namespace bitflash

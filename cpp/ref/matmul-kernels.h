@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "bitflash/dtypes.h"
+#include "bitflash/dyadic.h"
 
 namespace bitflash {
 namespace mm {
@@ -56,6 +57,37 @@ using GemmF32Fn = void (*)(const uint8_t* tiles, size_t kb, size_t n, const ActQ
 using GemmI32Fn = void (*)(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
                            size_t t0, size_t t1, int32_t* y, size_t ldy);
 
+// ---- fused int8 requantize epilogue (matmul_i8_requant) ----
+// For activation row i and weight row r, with D = sum_k q[i][k] * w[r][k] (exact int32, the kernels'
+// view of x: u8 shifted by -128):
+//   acc = D + bias[r] - xzp[i] * wsum[r]     (int32, wrapping: the op guarantees the true value fits)
+//   y   = sat_i8(mul_dyadic(acc, mult[per_channel ? r : 0]) + y_zp)    (bitflash/dyadic.h's rule)
+// bias and wsum (with xzp) may be null (0). xzp[i] = the zero point in the kernels' view of x.
+struct RequantEpi {
+  const int32_t* bias = nullptr;  // [n] or null
+  const int32_t* wsum = nullptr;  // [n] sum_k w[r][k], or null when every xzp is 0
+  const int32_t* xzp = nullptr;   // [m], used with wsum
+  const Dyadic* mult = nullptr;   // [n] (per_channel) or [1]
+  bool per_channel = false;
+  int32_t y_zp = 0;
+};
+// The exact addend bias[r] - xzp[i] * wsum[r] in wrapping int32.
+inline int32_t rq_addend(const RequantEpi& e, size_t i, size_t r) {
+  uint32_t c = e.bias ? static_cast<uint32_t>(e.bias[r]) : 0u;
+  if (e.wsum) c -= static_cast<uint32_t>(e.xzp[i]) * static_cast<uint32_t>(e.wsum[r]);
+  return static_cast<int32_t>(c);
+}
+// Scalar epilogue of one output (used by the references and by the GEMV kernels' per-row epilogue).
+inline int8_t rq_one(const RequantEpi& e, size_t i, size_t r, int32_t dot) {
+  const int32_t acc = static_cast<int32_t>(static_cast<uint32_t>(dot) + static_cast<uint32_t>(rq_addend(e, i, r)));
+  const Dyadic d = e.mult[e.per_channel ? r : 0];
+  return static_cast<int8_t>(dyadic_detail::clamp_i32(static_cast<int64_t>(dyadic_detail::mul_dyadic(acc, d)) + e.y_zp, -128, 127));
+}
+using GemvI8Fn = void (*)(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e, int8_t* y,
+                          size_t ldy);
+using GemmI8Fn = void (*)(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0,
+                          size_t t1, const RequantEpi& e, int8_t* y, size_t ldy);
+
 // f32 rows -> ActQ rows (d = amax/127 in f32, q = roundf(x * (1/d))). q has kb*32 room, zero padded.
 using ActQuantFn = void (*)(const float* x, size_t k, int8_t* q, float* d, int32_t* s);
 
@@ -70,6 +102,10 @@ void x8p_q8_gemm__ref(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, 
                       size_t t1, float* y, size_t ldy);
 void x8p_q8_gemm_i32__ref(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
                           size_t t0, size_t t1, int32_t* y, size_t ldy);
+void i8c_q8_gemv_rq__ref(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e, int8_t* y,
+                         size_t ldy);
+void x8p_q8_gemm_rq__ref(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0,
+                         size_t t1, const RequantEpi& e, int8_t* y, size_t ldy);
 
 // Weight access shared by the references, the packer and the zero-point epilogue (baseline code):
 // the 32 offset-free values of block b of row r (0 past k) and the block's scale.
@@ -87,7 +123,11 @@ void weight_block(const WK& w, size_t r, size_t b, int8_t out[32], float* dw);
   void x8p_q8_gemm__##isa(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,      \
                           size_t t0, size_t t1, float* y, size_t ldy);                                         \
   void x8p_q8_gemm_i32__##isa(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,  \
-                              size_t t0, size_t t1, int32_t* y, size_t ldy);
+                              size_t t0, size_t t1, int32_t* y, size_t ldy);                               \
+  void i8c_q8_gemv_rq__##isa(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e,   \
+                             int8_t* y, size_t ldy);                                                           \
+  void x8p_q8_gemm_rq__##isa(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,   \
+                             size_t t0, size_t t1, const RequantEpi& e, int8_t* y, size_t ldy);
 BITFLASH_MM_DECLARE(avx2)
 BITFLASH_MM_DECLARE(avxvnni)
 BITFLASH_MM_DECLARE(avx512vnni)
@@ -108,5 +148,7 @@ const Variant<GemvI32Fn>& gemv_i32_kernel();  // i8c
 // is the DESIGN.md name, e.g. "q4_0_q8_gemm_8x16c4__avx512vnni".
 const Variant<GemmF32Fn>& gemm_f32_kernel(DType wtype);
 const Variant<GemmI32Fn>& gemm_i32_kernel();  // i8c
+const Variant<GemvI8Fn>& gemv_rq_kernel();     // i8c, fused requantize
+const Variant<GemmI8Fn>& gemm_rq_kernel();     // packed i8c, fused requantize
 }  // namespace mm
 }  // namespace bitflash

@@ -13,6 +13,7 @@
 #include "bitflash/error.h"
 #include "bitflash/isa.h"
 #include "bitflash/matmul.h"
+#include "bitflash/dyadic.h"
 #include "bitflash/quant.h"
 
 using namespace bitflash;
@@ -113,7 +114,8 @@ mm::WK to_wk(const WeightView& v) {
   return w;
 }
 
-// float64 value of the quantized product and the magnitude s = sum_b |dw dx| sum_j |wq_j xq_j| for the tolerance.
+// float64 value of the quantized product and the magnitude s = sum_b |dw_b dx_b isum_b| for the tolerance
+// (matmul.h: one int -> float conversion of the exact, offset-free isum_b per block).
 void exact_f64(const WeightView& v, const float* x, size_t m, size_t ldx, std::vector<double>& e, std::vector<double>& s) {
   const mm::WK w = to_wk(v);
   const size_t kb = (v.k + 31) / 32;
@@ -129,14 +131,11 @@ void exact_f64(const WeightView& v, const float* x, size_t m, size_t ldx, std::v
       for (size_t b = 0; b < kb; b++) {
         float dw;
         mm::weight_block(w, r, b, wq, &dw);
-        int64_t is = 0, ia = 0;
-        for (int j = 0; j < 32; j++) {
-          is += wq[j] * q[b * 32 + j];
-          ia += std::abs(wq[j] * q[b * 32 + j]);
-        }
+        int64_t is = 0;
+        for (int j = 0; j < 32; j++) is += wq[j] * q[b * 32 + j];
         const double sc = static_cast<double>(dw) * d[b];
         e[i * v.n + r] += sc * static_cast<double>(is);
-        s[i * v.n + r] += std::fabs(sc) * static_cast<double>(ia);
+        s[i * v.n + r] += std::fabs(sc * static_cast<double>(is));
       }
   }
 }
@@ -182,6 +181,81 @@ void check_f32_case(DType dt, size_t m, size_t n, size_t k, int group, bool zp, 
       }
     }
   }
+}
+
+// Writes the offset-free weight value v of element j of row r (q4_0 / i4g without zero points: nibble v + 8).
+void set_wq(WeightView& v, uint8_t* base, size_t stride, size_t r, size_t j, int val) {
+  uint8_t* row = base + r * stride;
+  const size_t b = j / 32, e = j % 32;
+  switch (v.dtype) {
+    case DType::q8_0: row[b * 34 + 2 + e] = static_cast<uint8_t>(static_cast<int8_t>(val)); break;
+    case DType::i8c: row[j] = static_cast<uint8_t>(static_cast<int8_t>(val)); break;
+    case DType::q4_0: {
+      uint8_t& by = row[b * 18 + 2 + e % 16];
+      by = e < 16 ? static_cast<uint8_t>((by & 0xf0) | (val + 8)) : static_cast<uint8_t>((by & 0x0f) | ((val + 8) << 4));
+      break;
+    }
+    default: {  // i4g: a block of 32 is 16 bytes at 16 * b in every group size
+      uint8_t& by = row[b * 16 + e / 2];
+      by = e % 2 == 0 ? static_cast<uint8_t>((by & 0xf0) | (val + 8)) : static_cast<uint8_t>((by & 0x0f) | ((val + 8) << 4));
+    }
+  }
+}
+
+// Cancellation: most (row, block) pairs have isum_b = 0 with every |wq_j|, |xq_j| at their maximum and a large
+// activation block sum (the +128 / +8 / zero-point offsets then carry large partial sums), the rest carry a
+// tiny isum (one product of 1 * 127). The header's bound, relative to sum_b |dw dx isum_b|, leaves no room
+// for rounding the cancelled parts: a kernel that converts offset-carrying or per-lane partials to float fails.
+void check_cancel_case(DType dt, size_t m, size_t n, size_t k, int group, uint32_t seed) {
+  CapGuard g;
+  std::mt19937 rng(seed);
+  OwnedW w = make_w(dt, n, k, group, false, 0, 0, Fill::random, rng);
+  uint8_t* base = const_cast<uint8_t*>(static_cast<const uint8_t*>(w.v.data));
+  const size_t stride = to_wk(w.v).stride;
+  const int A = dt == DType::q8_0 || dt == DType::i8c ? 127 : 7;
+  // x blocks: even blocks all +1 (q = 127, block sum 4064), odd blocks +1 then -1 halves (block sum 0).
+  std::vector<float> x(m * k);
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < k; j++) x[i * k + j] = ((j / 32) % 2 == 0 || j % 32 < 16) ? 1.0f : -1.0f;
+  if (m > 1)
+    for (size_t j = 0; j < k; j++) x[k + j] = -x[k + j];
+  for (size_t r = 0; r < n; r++)
+    for (size_t j = 0; j < k; j++) {
+      const size_t b = j / 32, e = j % 32;
+      int val;
+      if ((r + b) % 4 == 0) val = e == r % 32 ? 1 : 0;           // tiny: isum = +-127
+      else if (b % 2 == 0) val = e < 16 ? A : -A;                 // x all 127: halves cancel
+      else val = A;                                               // x halves: constant weights cancel
+      set_wq(w.v, base, stride, r, j, val);
+    }
+  std::vector<double> e, s;
+  exact_f64(w.v, x.data(), m, k, e, s);
+  const size_t kb = (k + 31) / 32;
+  std::vector<uint8_t> packed(pack_size(w.v, m));
+  pack(w.v, packed.data(), packed.size());
+  size_t ok = 0, want_ok = 0;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+      const std::string kname = matmul_kernel_name(dt, use_pack && m >= matmul_gemm_min_m() ? MatMulPath::gemm : MatMulPath::gemv);
+      want_ok += m * n;
+      std::vector<float> y(m * n);
+      matmul_f32(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, x.data(), x.size(), m, k, y.data(), y.size(), n);
+      for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < n; r++) {
+          const double tol = matmul_f32_tolerance(kb, s[i * n + r]);
+          const double err = std::fabs(static_cast<double>(y[i * n + r]) - e[i * n + r]);
+          if (!(err <= tol)) {
+            FAIL_CHECK("cancel: kernel " << kname << " dtype " << dname(dt) << " m=" << m << " n=" << n << " k=" << k
+                                         << " at (" << i << "," << r << "): got " << y[i * n + r] << " want " << e[i * n + r]
+                                         << " err " << err << " tol " << tol);
+            return;
+          }
+          ok++;
+        }
+    }
+  }
+  CHECK(ok == want_ok);
 }
 
 // Integer pipeline: bit-exact across ISAs, unpacked and packed, against a plain int64 loop.
@@ -246,6 +320,17 @@ TEST_CASE("matmul_f32: tile-derived shapes, every dtype, every host ISA, packed 
   check_f32_case(DType::q8_0, 17, 33, 1024, 0, false, 0, 0, seed++);
 }
 
+TEST_CASE("matmul_f32: cancelling blocks stay within the header's bound (exact isum before the float conversion)") {
+  uint32_t seed = 500;
+  for (DType dt : {DType::q8_0, DType::q4_0, DType::i8c, DType::i4g})
+    for (size_t m : {1, 2, 3, 5, 9})
+      for (size_t n : {1, 4, 7, 17})
+        for (size_t k : {32, 64, 96, 160, 512}) {
+          const int group = dt == DType::i4g ? 32 << (seed % 3) : 0;
+          check_cancel_case(dt, m, n, k, group, seed++);
+        }
+}
+
 TEST_CASE("matmul_i32: bit-exact, extremes, deep k, i8 and u8 activations") {
   uint32_t seed = 7;
   for (size_t m : {1, 2, 3, 4, 5, 8, 9, 16})
@@ -287,15 +372,30 @@ TEST_CASE("matmul_q8: i8 / u8 activations with scales and zero points match the 
       a.scales_len = m;
       a.zero_points = zp.data();
       a.zero_points_len = m;
-      // float64 truth from the dequantized weights
-      std::vector<float> wd(n * k);
+      // float64 truth per block, and matmul.h's magnitude with the kernels' view of x (u8 as x - 128, zp' = zp - 128):
+      // s = sum_b |dw sx isum'_b| + |sx zp'| sum_b |dw wsum_b|
       const mm::WK wk = to_wk(w.v);
-      for (size_t r = 0; r < n; r++)
-        for (size_t b = 0; b < k / 32; b++) {
-          int8_t q[32];
-          float dw;
-          mm::weight_block(wk, r, b, q, &dw);
-          for (int j = 0; j < 32; j++) wd[r * k + b * 32 + j] = dw * q[j];
+      std::vector<double> truth(m * n), mag(m * n);
+      for (size_t i = 0; i < m; i++)
+        for (size_t r = 0; r < n; r++) {
+          const int zpk = zp[i] - (u8 ? 128 : 0);
+          double t = 0, s1 = 0, s2 = 0;
+          for (size_t b = 0; b < k / 32; b++) {
+            int8_t q[32];
+            float dw;
+            mm::weight_block(wk, r, b, q, &dw);
+            int64_t is = 0, ws = 0;
+            for (int j = 0; j < 32; j++) {
+              const int xv = u8 ? x[i * k + b * 32 + j] - 128 : static_cast<int8_t>(x[i * k + b * 32 + j]);
+              is += q[j] * xv;
+              ws += q[j];
+            }
+            t += static_cast<double>(dw) * sx[i] * static_cast<double>(is - static_cast<int64_t>(zpk) * ws);
+            s1 += std::fabs(static_cast<double>(dw) * sx[i] * static_cast<double>(is));
+            s2 += std::fabs(static_cast<double>(dw) * static_cast<double>(ws));
+          }
+          truth[i * n + r] = t;
+          mag[i * n + r] = s1 + std::fabs(static_cast<double>(sx[i]) * zpk) * s2;
         }
       std::vector<uint8_t> packed(pack_size(w.v, m));
       pack(w.v, packed.data(), packed.size());
@@ -306,14 +406,8 @@ TEST_CASE("matmul_q8: i8 / u8 activations with scales and zero points match the 
           matmul_q8(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, a, m, y.data(), y.size(), n);
           for (size_t i = 0; i < m; i++)
             for (size_t r = 0; r < n; r++) {
-              double t = 0, s = 0;
-              for (size_t j = 0; j < k; j++) {
-                const int xv = u8 ? x[i * k + j] : static_cast<int8_t>(x[i * k + j]);
-                const double p = static_cast<double>(wd[r * k + j]) * sx[i] * (xv - zp[i]);
-                t += p;
-                s += std::fabs(static_cast<double>(wd[r * k + j]) * sx[i]) * (std::abs(xv) + 256.0);
-              }
-              const double tol = matmul_f32_tolerance(k / 32 + 2, s);
+              const double t = truth[i * n + r];
+              const double tol = matmul_f32_tolerance(k / 32 + 2, mag[i * n + r]);
               CHECK_MESSAGE(std::fabs(y[i * n + r] - t) <= tol, "isa " << isa_name(isa) << " dtype " << dname(dt) << " u8 " << u8
                                                                      << " packed " << use_pack << " (" << i << "," << r << ")");
             }
@@ -392,4 +486,120 @@ TEST_CASE("matmul: error paths") {
   std::vector<float> y2(2 * 9);
   CHECK(arg_error([&] { matmul_f32(w2.v, pk.data(), pk.size(), x.data(), x.size(), 2, 64, y2.data(), y2.size(), 9); }));
   CHECK(arg_error([&] { pack(w.v, pk.data(), pk.size() - 1); }));
+}
+
+// ---- fused int8 requantize (matmul_i8_requant) against int_linear__ref, bit for bit ----
+namespace {
+void check_rq_case(size_t m, size_t n, size_t k, bool u8, bool per_channel, bool with_bias, bool with_zp, Fill wfill,
+                   int xfill, uint32_t seed) {
+  CapGuard g;
+  std::mt19937 rng(seed);
+  OwnedW w = make_w(DType::i8c, n, k, 0, false, seed % 3, 1, wfill, rng);
+  const mm::WK wk = to_wk(w.v);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<uint8_t> x(m * k);
+  for (auto& v : x) v = xfill < 0 ? static_cast<uint8_t>(byte(rng)) : static_cast<uint8_t>(xfill);
+  // one zero point per call (int_linear__ref takes one), given per row to the op
+  const int32_t zp = with_zp ? (u8 ? byte(rng) : byte(rng) - 128) : 0;
+  std::vector<int32_t> zps(m, zp);
+  std::vector<int32_t> bias(n);
+  std::uniform_int_distribution<int32_t> bd(-(1 << 23) + 1, (1 << 23) - 1);
+  for (auto& b : bias) b = bd(rng);
+  // multipliers around the accumulator scale: shifts below, at and above 31, both signs
+  std::vector<Dyadic> mult(per_channel ? n : 1);
+  std::uniform_real_distribution<double> ex(-30.0, 2.0);
+  for (size_t j = 0; j < mult.size(); j++) {
+    double sc = std::pow(2.0, ex(rng)) / std::sqrt(static_cast<double>(k));
+    if (j % 5 == 3) sc = -sc;
+    mult[j] = dyadic_from_scale(sc);
+    if (j % 7 == 1) mult[j] = Dyadic{INT32_MIN, 31 + static_cast<int>(j % 3)};
+    if (j % 11 == 2) mult[j] = Dyadic{INT32_MAX, 5};  // large left shift: saturation
+  }
+  const int32_t y_zp = static_cast<int32_t>(byte(rng)) - 128;
+  // the oracle on int8 data: u8 values v with zero point z are the int8 values v - 128 with z - 128
+  std::vector<int8_t> xi(m * k), wd(n * k);
+  for (size_t j = 0; j < m * k; j++) xi[j] = static_cast<int8_t>(u8 ? x[j] - 128 : static_cast<int8_t>(x[j]));
+  for (size_t r = 0; r < n; r++)
+    for (size_t j = 0; j < k; j++) wd[r * k + j] = static_cast<int8_t>(wk.data[r * wk.stride + j]);
+  std::vector<int8_t> want(m * n);
+  int_linear__ref(xi.data(), u8 ? zp - 128 : zp, wd.data(), with_bias ? bias.data() : nullptr, m, n, k, mult.data(),
+                  mult.size(), y_zp, want.data());
+  std::vector<uint8_t> packed(pack_size(w.v, m));
+  pack(w.v, packed.data(), packed.size());
+  Q8Acts a;
+  a.data = x.data();
+  a.is_unsigned = u8;
+  a.len = x.size();
+  a.ld = k;
+  if (with_zp) {
+    a.zero_points = zps.data();
+    a.zero_points_len = m;
+  }
+  const size_t ldy = n + 3;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    for (int use_pack = 0; use_pack < 2; use_pack++) {
+      std::vector<int8_t> y(m * ldy, 0x5a);
+      matmul_i8_requant(w.v, use_pack ? packed.data() : nullptr, use_pack ? packed.size() : 0, a, m,
+                        with_bias ? bias.data() : nullptr, with_bias ? n : 0, mult.data(), mult.size(), y_zp, y.data(),
+                        y.size(), ldy);
+      bool ok = true;
+      size_t bad_at = 0;
+      for (size_t i = 0; i < m && ok; i++) {
+        for (size_t r = 0; r < n; r++)
+          if (y[i * ldy + r] != want[i * n + r]) {
+            ok = false;
+            bad_at = i * n + r;
+            break;
+          }
+        for (size_t r = n; r < ldy; r++) ok = ok && y[i * ldy + r] == 0x5a;  // padding untouched
+      }
+      CHECK_MESSAGE(ok, "isa " << isa_name(isa) << " packed " << use_pack << " m=" << m << " n=" << n << " k=" << k
+                               << " u8=" << u8 << " pc=" << per_channel << " bias=" << with_bias << " zp=" << with_zp
+                               << " seed=" << seed << " first mismatch at " << bad_at);
+      if (!ok) return;
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("matmul_i8_requant: fused epilogue equals int_linear__ref bit for bit on every path") {
+  uint32_t seed = 900;
+  for (size_t m : {1, 2, 3, 4, 5, 8, 9, 16, 17})
+    for (size_t n : {1, 4, 5, 8, 9, 15, 16, 17, 33}) {
+      check_rq_case(m, n, 64 + (seed % 3) * 32, seed & 1, (seed >> 1) & 1, (seed >> 2) & 1, (seed % 3) != 0, Fill::random, -1, seed);
+      seed++;
+    }
+  for (size_t k : {1, 31, 33, 97, 300}) check_rq_case(5, 19, k, k & 1, true, true, true, Fill::random, -1, seed++);
+  // extremes and deep k: all -128 x all -128 / 127 x 255 (u8) at k up to 65536, per tensor and per channel
+  check_rq_case(9, 17, 32768, false, true, true, false, Fill::max_neg, 0x80, seed++);
+  check_rq_case(4, 16, 65536, true, false, true, true, Fill::max_pos, 0xff, seed++);
+  check_rq_case(1, 5, 65536, false, true, false, true, Fill::max_neg, 0x7f, seed++);
+  check_rq_case(12, 33, 4096, true, true, true, true, Fill::random, -1, seed++);
+}
+
+TEST_CASE("matmul_i8_requant: argument errors") {
+  std::mt19937 rng(3);
+  OwnedW w = make_w(DType::i8c, 4, 32, 0, false, 0, 0, Fill::random, rng);
+  std::vector<int8_t> x(2 * 32), y(2 * 4);
+  Q8Acts a;
+  a.data = x.data();
+  a.len = x.size();
+  a.ld = 32;
+  Dyadic d{1 << 30, 40};
+  std::vector<int32_t> bias(4, 0);
+  auto call = [&](const WeightView& wv, const Dyadic* mu, size_t nm, int32_t yz, const int32_t* b, size_t yl) {
+    matmul_i8_requant(wv, nullptr, 0, a, 2, b, b ? 4 : 0, mu, nm, yz, y.data(), yl, 4);
+  };
+  CHECK_NOTHROW(call(w.v, &d, 1, 0, bias.data(), y.size()));
+  CHECK_THROWS_AS(call(w.v, &d, 2, 0, nullptr, y.size()), Error);   // n_mult neither 1 nor n
+  CHECK_THROWS_AS(call(w.v, nullptr, 1, 0, nullptr, y.size()), Error);
+  CHECK_THROWS_AS(call(w.v, &d, 1, 128, nullptr, y.size()), Error);  // y_zp out of range
+  CHECK_THROWS_AS(call(w.v, &d, 1, 0, nullptr, y.size() - 1), Error);
+  Dyadic bad_s{1, 63};
+  CHECK_THROWS_AS(call(w.v, &bad_s, 1, 0, nullptr, y.size()), Error);
+  bias[2] = 1 << 23;
+  CHECK_THROWS_AS(call(w.v, &d, 1, 0, bias.data(), y.size()), Error);
+  OwnedW q = make_w(DType::q8_0, 4, 32, 0, false, 0, 0, Fill::random, rng);
+  CHECK_THROWS_AS(call(q.v, &d, 1, 0, nullptr, y.size()), Error);  // not i8c
 }

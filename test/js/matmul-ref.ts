@@ -127,13 +127,9 @@ export function quantizeActs(x: Float32Array, m: number, k: number, ldx: number,
 
 /**
  * y = x * w^T over the integer blocks, in float64, with s (for the bound) per output:
- * s[i*n+r] = sum_b |dw_b * dx_b| * sum_j (|wq_j| + 256) * |xq_j|. This is larger than matmul.h's
- * sum_b |dw_b * dx_b * isum_b| on purpose: the SIMD kernels convert *partial* block sums (one per
- * vector lane) to f32 and add them across blocks before the final horizontal sum, so the f32 rounding
- * acts on lane partial sums whose magnitudes can exceed |isum_b| when a block cancels; the VNNI kernels
- * also feed int8 weights as w + 128 (u8) and subtract 128 * sum(x) per block, so a lane partial is bounded
- * by sum_j (|wq_j| + 128) |xq_j| + 128 |sum_j xq_j| <= sum_j (|wq_j| + 256) |xq_j| (the same offset
- * allowance test/cpp/test_matmul.cc uses for its int8-activation cases). This s bounds every lane split.
+ * s[i*n+r] = sum_b |dw_b * dx_b * isum_b|, matmul.h's magnitude. The kernels remove every offset
+ * (+128 for VNNI int8, 8 for q4_0, the i4g zero point) from a block's dot in int32 and convert only the
+ * exact isum_b to f32, so a block that cancels (isum_b = 0) contributes no rounding at all.
  */
 export function matmulBlocksRef(w: DecodedW, a: { q: Int32Array; d: Float64Array; kb: number }, m: number): { y: Float64Array; s: Float64Array } {
   const { n, kb } = w;
@@ -145,17 +141,14 @@ export function matmulBlocksRef(w: DecodedW, a: { q: Int32Array; d: Float64Array
       let abs = 0;
       for (let b = 0; b < kb; b++) {
         let isum = 0;
-        let iabs = 0;
         const wo = (r * kb + b) * 32;
         const xo = (i * kb + b) * 32;
         for (let j = 0; j < 32; j++) {
-          const p = w.q[wo + j]! * a.q[xo + j]!;
-          isum += p;
-          iabs += (Math.abs(w.q[wo + j]!) + 256) * Math.abs(a.q[xo + j]!);
+          isum += w.q[wo + j]! * a.q[xo + j]!;
         }
         const sc = w.d[r * kb + b]! * a.d[i * kb + b]!;
         acc += sc * isum;
-        abs += Math.abs(sc) * iabs;
+        abs += Math.abs(sc * isum);
       }
       y[i * n + r] = acc;
       s[i * n + r] = abs;

@@ -32,13 +32,12 @@ function decoded(w: QTensor): DecodedW {
 }
 
 /**
- * The f32 bound. The kernels compute y = sum_b f32(f32(dw_b * dx_b) * f32(isum_b)) in f32 (SIMD: per lane
- * partial isums, summed across blocks, then a horizontal sum), the integer parts exact; the reference
- * evaluates the same terms in float64. Any order of L f32 additions of f32 products errs by at most
- * (L + 2) * u * s, u = 2^-24, s the sum of the magnitudes of the terms (the classic bound on recursive
- * summation plus the product roundings). L <= nb + log2(16 lanes) <= 2 (nb + 2) - 2, so the C++
- * matmul_f32_tolerance(nb, s) = 2 (nb + 2) u s covers it, provided s bounds every lane's terms: see
- * matmulBlocksRef for the s we use (sum_b |dw_b dx_b| sum_j |wq_j xq_j|).
+ * The f32 bound (matmul.h). The kernels compute y = sum_b f32(f32(dw_b * dx_b) * f32(isum_b)) in f32 with
+ * isum_b exact and offset-free (one int -> float conversion per block), adding the terms in any order
+ * (SIMD: a few partial accumulators, then a horizontal sum); the reference evaluates the same terms in
+ * float64. Any order of L f32 additions of f32 products errs by at most (L + 2) u s, u = 2^-24,
+ * s = sum_b |dw_b dx_b isum_b| (matmulBlocksRef), and L <= nb + 4, so matmul_f32_tolerance(nb, s) =
+ * 2 (nb + 2) u s covers it.
  */
 function expectWithin(y: Float32Array, ref: { y: Float64Array; s: Float64Array }, nb: number, what: string): void {
   let worst = 0;
@@ -103,6 +102,35 @@ describe('matmul f32 activations against a float64 reference', () => {
       const x = randomF32(2 * k, 9);
       const ref = matmulBlocksRef(decoded(w), quantizeActs(x, 2, k, k), 2);
       expectWithin(await matmul(w, x), ref, k / 32, `deep ${dtype}`);
+    }
+  });
+
+  it('blocks that cancel (isum = 0 with every |w|, |x| at the maximum) stay within the bound on every path', () => {
+    // x: even blocks all +1 (q = 127, a large block sum), odd blocks +1 / -1 halves; weights: per (row, block)
+    // either the pattern that cancels against that x block or, every 4th, a single 1 (a tiny isum). The
+    // bound is relative to sum_b |dw dx isum_b|, so rounding a cancelled partial (or the +128 / +8 offset
+    // terms) in float would exceed it by orders of magnitude.
+    const [m, n, k] = [3, 9, 256];
+    const x = new Float32Array(m * k);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < k; j++) x[i * k + j] = (((j >> 5) % 2 === 0 || j % 32 < 16) ? 1 : -1) * (i === 1 ? -1 : 1);
+    const wf = new Float32Array(n * k);
+    for (let r = 0; r < n; r++)
+      for (let j = 0; j < k; j++) {
+        const b = j >> 5;
+        const e = j % 32;
+        wf[r * k + j] = (r + b) % 4 === 0 ? (e === r % 32 ? 1 : 0) : b % 2 === 0 ? (e < 16 ? 1 : -1) : 1;
+      }
+    for (const isa of feat.paths) {
+      setIsa(isa);
+      for (const dtype of DTYPES) {
+        const w = dtype === 'i4g' ? quantizeSync(wf, { dtype, shape: [n, k], group: 32, symmetric: true }) : quantizeSync(wf, { dtype, shape: [n, k] });
+        const ref = matmulBlocksRef(decoded(w), quantizeActs(x, m, k, k), m);
+        expectWithin(matmulSync(w, x), ref, k / 32, `cancel ${isa} ${dtype}`);
+        packSync(w);
+        expectWithin(matmulSync(w, x), ref, k / 32, `cancel ${isa} ${dtype} packed`);
+        w.dispose();
+      }
     }
   });
 

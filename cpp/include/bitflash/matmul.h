@@ -106,12 +106,26 @@ void matmul_q8(const WeightView& w, const void* packed, size_t packed_bytes, con
 void matmul_i32(const WeightView& w, const void* packed, size_t packed_bytes, const Q8Acts& x, size_t m,
                 int32_t* y, size_t y_len, size_t ldy);
 
+// Fused int8 linear (issue 6 item 2): w must be i8c (its scales are ignored), x int8/uint8 with an optional
+// per-row zero point (x.zero_points; x.scales unused) ->
+//   y[i, r] = sat_i8(mul_dyadic(sum_k (x[i, k] - zp[i]) * wq[r, k] + bias[r], mult[n_mult == 1 ? 0 : r]) + y_zp)
+// with bitflash/dyadic.h's requantize rule (int_linear__ref is the oracle), computed in the matmul kernels'
+// epilogue: the int32 accumulators go straight to int8 (no int32 output in memory). bias: n int32 or
+// nullptr, |bias| < 2^23; n_mult 1 (per tensor) or n (per channel), shifts in 0..62; y_zp in [-128, 127];
+// k <= 65536 (with |x - zp| <= 255, |w| <= 128 and the bias bound the accumulator fits int32).
+struct Dyadic;
+void matmul_i8_requant(const WeightView& w, const void* packed, size_t packed_bytes, const Q8Acts& x, size_t m,
+                       const int32_t* bias, size_t bias_len, const Dyadic* mult, size_t n_mult, int32_t y_zp, int8_t* y,
+                       size_t y_len, size_t ldy);
+
 // ---- float tolerance (tests, benchmarks, the binding's own checks) ----
 // Bound on |y - exact| for one output of a float op with nb blocks, exact = the f64 value of
-// sum_b dw_b*dx_b*isum_b, s = sum_b |dw_b*dx_b| * sum_j |wq_j*xq_j| (+ |sx*zp|*sum|w| with a zero point).
-// Kernels split a block's exact int32 dot into per-lane exact partial sums and add scaled partials in
-// any order; each term sees at most nb + 4 roundings of u = 2^-24, so the error is <= (nb + 4) * u * s;
-// we allow 2 * (nb + 2) * u * s (>= that for nb >= 0).
+// sum_b dw_b*dx_b*isum_b, s = sum_b |dw_b*dx_b*isum_b| (+ |sx*zp|*sum_b |dw_b*sum_j wq_j| with a zero point).
+// Every kernel reduces a block's dot to the exact, offset-free int32 isum_b (VNNI's +128 on int8 weights,
+// q4_0's 8 and i4g's zero point are removed in integer arithmetic) before its single int -> float
+// conversion, so a block that cancels adds no error; the scaled terms are added in any order (a few
+// partial accumulators, then a horizontal sum): each sees at most nb + 4 roundings of u = 2^-24, so the
+// error is <= (nb + 4) * u * s; we allow 2 * (nb + 2) * u * s (>= that for nb >= 0).
 double matmul_f32_tolerance(size_t nb, double s);
 
 // ---- introspection (tests, `bitflash info`) ----

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "../../ref/matmul-kernels.h"
+#include "bitflash/dyadic-avx2-inl.h"
 
 namespace bitflash {
 namespace mm {
@@ -25,19 +26,15 @@ inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
   return _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-inline __m256i lane_sums(const int8_t* x) {
-  const __m256i p = _mm256_maddubs_epi16(_mm256_set1_epi8(1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-  return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
-}
-
 #include "matmul-gemv-body.inc"
+#include "matmul-rq-epi.inc"
 
 // Packed GEMM, 4 activation rows x 8 weight rows (half a 16-row tile), 4 k per step.
 // 32 packed bytes = 8 rows x 4 k; widened to int16 (rows 0-3, rows 4-7); x's 4 values broadcast as int16;
 // vpmaddwd gives (k0k1, k2k3) partial sums per row, folded with vphaddd at the end of each block.
-template <int M, bool I32>
+template <int M, bool I32, bool RQ = false>
 inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t i0, size_t t, int half,
-                      void* yv, size_t ldy) {
+                      void* yv, size_t ldy, const RequantEpi* e = nullptr) {
   __m256 facc[M];
   __m256i tot[M];
   for (int i = 0; i < M; i++) {
@@ -74,7 +71,9 @@ inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, 
   const size_t c0 = t * NR + half * 8;
   const size_t cols = n - c0 < 8 ? n - c0 : 8;
   for (int i = 0; i < M; i++) {
-    if (I32) {
+    if (RQ) {
+      rq_store8(*e, i0 + i, c0, cols, tot[i], static_cast<int8_t*>(yv) + (i0 + i) * ldy + c0);
+    } else if (I32) {
       int32_t* y = static_cast<int32_t*>(yv) + (i0 + i) * ldy + c0;
       if (cols == 8) {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(y), tot[i]);
@@ -96,18 +95,18 @@ inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, 
   }
 }
 
-template <bool I32>
+template <bool I32, bool RQ = false>
 void gemm(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0, size_t t1,
-          void* y, size_t ldy) {
+          void* y, size_t ldy, const RequantEpi* e = nullptr) {
   for (size_t t = t0; t < t1; t++)
     for (int half = 0; half < 2; half++) {
       if (t * NR + half * 8 >= n) break;
       size_t i = m0;
-      for (; i + 4 <= m1; i += 4) gemm_tile<4, I32>(tiles, kb, n, a, i, t, half, y, ldy);
+      for (; i + 4 <= m1; i += 4) gemm_tile<4, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e);
       switch (m1 - i) {
-        case 3: gemm_tile<3, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
-        case 2: gemm_tile<2, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
-        case 1: gemm_tile<1, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
+        case 3: gemm_tile<3, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e); break;
+        case 2: gemm_tile<2, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e); break;
+        case 1: gemm_tile<1, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e); break;
         default: break;
       }
     }
@@ -138,6 +137,15 @@ void x8p_q8_gemm__avx2(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a,
 void x8p_q8_gemm_i32__avx2(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
                            size_t t0, size_t t1, int32_t* y, size_t ldy) {
   gemm<true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy);
+}
+
+void i8c_q8_gemv_rq__avx2(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e, int8_t* y,
+                          size_t ldy) {
+  gemv_rq(w, a, m, n0, n1, e, y, ldy);
+}
+void x8p_q8_gemm_rq__avx2(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0,
+                          size_t t1, const RequantEpi& e, int8_t* y, size_t ldy) {
+  gemm<true, true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy, &e);
 }
 
 }  // namespace mm

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "../../ref/matmul-kernels.h"
+#include "bitflash/dyadic-avx2-inl.h"
 
 namespace bitflash {
 namespace mm {
@@ -21,16 +22,13 @@ inline __m256i dot_u4(__m256i acc, __m256i nib, const int8_t* x) {
   return _mm256_dpbusd_avx_epi32(acc, nib, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
 }
 
-inline __m256i lane_sums(const int8_t* x) {
-  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x)));
-}
-
 #include "../avx2/matmul-gemv-body.inc"
+#include "../avx2/matmul-rq-epi.inc"
 
 // Packed GEMM, 4 activation rows x 8 weight rows (half a 16-row tile), 4 k per vpdpbusd.
-template <int M, bool I32>
+template <int M, bool I32, bool RQ = false>
 inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t i0, size_t t, int half,
-                      void* yv, size_t ldy) {
+                      void* yv, size_t ldy, const RequantEpi* e = nullptr) {
   __m256 facc[M];
   __m256i tot[M];
   const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
@@ -62,7 +60,9 @@ inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, 
   const size_t c0 = t * NR + half * 8;
   const size_t cols = n - c0 < 8 ? n - c0 : 8;
   for (int i = 0; i < M; i++) {
-    if (I32) {
+    if (RQ) {
+      rq_store8(*e, i0 + i, c0, cols, tot[i], static_cast<int8_t*>(yv) + (i0 + i) * ldy + c0);
+    } else if (I32) {
       int32_t* y = static_cast<int32_t*>(yv) + (i0 + i) * ldy + c0;
       alignas(32) int32_t tmp[8];
       _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), tot[i]);
@@ -80,18 +80,18 @@ inline void gemm_tile(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, 
   }
 }
 
-template <bool I32>
+template <bool I32, bool RQ = false>
 void gemm(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0, size_t t1,
-          void* y, size_t ldy) {
+          void* y, size_t ldy, const RequantEpi* e = nullptr) {
   for (size_t t = t0; t < t1; t++)
     for (int half = 0; half < 2; half++) {
       if (t * NR + half * 8 >= n) break;
       size_t i = m0;
-      for (; i + 4 <= m1; i += 4) gemm_tile<4, I32>(tiles, kb, n, a, i, t, half, y, ldy);
+      for (; i + 4 <= m1; i += 4) gemm_tile<4, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e);
       switch (m1 - i) {
-        case 3: gemm_tile<3, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
-        case 2: gemm_tile<2, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
-        case 1: gemm_tile<1, I32>(tiles, kb, n, a, i, t, half, y, ldy); break;
+        case 3: gemm_tile<3, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e); break;
+        case 2: gemm_tile<2, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e); break;
+        case 1: gemm_tile<1, I32, RQ>(tiles, kb, n, a, i, t, half, y, ldy, e); break;
         default: break;
       }
     }
@@ -122,6 +122,15 @@ void x8p_q8_gemm__avxvnni(const uint8_t* tiles, size_t kb, size_t n, const ActQ&
 void x8p_q8_gemm_i32__avxvnni(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1,
                               size_t t0, size_t t1, int32_t* y, size_t ldy) {
   gemm<true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy);
+}
+
+void i8c_q8_gemv_rq__avxvnni(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, const RequantEpi& e, int8_t* y,
+                          size_t ldy) {
+  gemv_rq(w, a, m, n0, n1, e, y, ldy);
+}
+void x8p_q8_gemm_rq__avxvnni(const uint8_t* tiles, size_t kb, size_t n, const ActQ& a, size_t m0, size_t m1, size_t t0,
+                          size_t t1, const RequantEpi& e, int8_t* y, size_t ldy) {
+  gemm<true, true>(tiles, kb, n, a, m0, m1, t0, t1, y, ldy, &e);
 }
 
 }  // namespace mm
