@@ -8,6 +8,7 @@ void InitRoofline(Napi::Env env, Napi::Object exports);
 void InitQuantLowbit(Napi::Env env, Napi::Object exports);
 void InitMatmul(Napi::Env env, Napi::Object exports);
 void InitGraph(Napi::Env env, Napi::Object exports);
+void InitDyadic(Napi::Env env, Napi::Object exports);
 }  // namespace bitflash::napi
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -17,6 +18,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitflash::napi::InitQuantLowbit(env, exports);
   bitflash::napi::InitMatmul(env, exports);
   bitflash::napi::InitGraph(env, exports);
+  bitflash::napi::InitDyadic(env, exports);
   return exports;
 }
 
