@@ -53,6 +53,13 @@ void pick_mul(double x, int base, int gmax, double limit, int32_t* mul, int* g) 
   *g = gg;
   *mul = static_cast<int32_t>(std::llround(std::ldexp(x, base + gg)));
 }
+// The 256-entry table of an int8 -> int8 op: the scalar reference run on every input (lut[uint8_t(x)]).
+template <class P>
+void fill_lut(P& p, void (*ref)(const int8_t*, size_t, const P&, int8_t*)) {
+  int8_t in[256];
+  for (int i = 0; i < 256; i++) in[i] = static_cast<int8_t>(i);  // index i holds the int8 with bits i
+  ref(in, 256, p, p.lut);
+}
 }  // namespace
 
 // ---------------- add ----------------
@@ -173,6 +180,7 @@ GeluParams gelu_prepare(double in_scale, double y_scale, int32_t y_zp) {
   p.ONE = static_cast<int32_t>(std::floor(1.0 / s_erf));
   p.out = dyadic_from_scale(std::ldexp(in_scale, -k) * s_erf / 2.0 / y_scale);
   p.y_zp = y_zp;
+  fill_lut(p, i_gelu__ref);
   return p;
 }
 
@@ -199,6 +207,7 @@ SigmoidMulParams sigmoid_mul_prepare(SigmoidAct act, double in_scale, double y_s
   BITFLASH_CHECK(p.mul >= 1, kErrArg, "sigmoid: input scale too small");
   p.out = dyadic_from_scale(in_scale / 4096.0 / y_scale);
   p.y_zp = y_zp;
+  fill_lut(p, sigmoid_mul__ref);
   return p;
 }
 

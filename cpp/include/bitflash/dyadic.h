@@ -167,12 +167,17 @@ struct GeluParams {
   int32_t ONE;   // floor(1 / S_erf), S_erf = 0.2888 * S_e^2 * 2^n
   Dyadic out;    // (in_scale / 2^k) * S_erf / 2 / y_scale
   int32_t y_zp;
+  // lut[uint8_t(x)] = the reference's output for input x, built by gelu_prepare running i_gelu__ref on
+  // all 256 inputs: the table kernels (__lut_*) are bit-exact with the reference by construction.
+  int8_t lut[256];
 };
 GeluParams gelu_prepare(double in_scale, double y_scale, int32_t y_zp);
 void i_gelu(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 using GeluFn = void (*)(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__ref(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
+void i_gelu__lut_avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
+void i_gelu__lut_avx512(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 
 // =====================================================================================
 // x * sigmoid(alpha * x) through the Shift-exp (I-ViT): ShiftGELU (alpha = 1.702 ~ 1 + 1/2 + 1/8 + 1/16,
@@ -188,6 +193,7 @@ struct SigmoidMulParams {
   int g;
   Dyadic out;  // in_scale / 2^12 / y_scale
   int32_t y_zp;
+  int8_t lut[256];  // lut[uint8_t(x)] = sigmoid_mul__ref(x), built by sigmoid_mul_prepare (see GeluParams)
 };
 SigmoidMulParams sigmoid_mul_prepare(SigmoidAct act, double in_scale, double y_scale, int32_t y_zp);
 void shift_gelu(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);  // p.act must be shift_gelu
@@ -195,6 +201,15 @@ void silu_int(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y); 
 using SigmoidMulFn = void (*)(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 void sigmoid_mul__ref(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 void sigmoid_mul__avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+void sigmoid_mul__lut_avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+void sigmoid_mul__lut_avx512(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+
+// =====================================================================================
+// y[i] = tab[uint8_t(x[i])]: the int8 -> int8 table lookup behind the __lut_* kernels (AVX2: 16
+// vpshufb over 16-entry slices per 32 bytes; AVX-512 BW: 16 masked vpshufb per 64 bytes).
+void lut_i8__ref(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
+void lut_i8__avx2(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
+void lut_i8__avx512(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
 
 // =====================================================================================
 // Integer LayerNorm and RMSNorm over rows of int8 (the input scale and zero point cancel out, except
