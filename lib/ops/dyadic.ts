@@ -311,7 +311,10 @@ function expCfg(fn: string, config: unknown) {
   };
 }
 
-/** exp of d <= 0 (int16, e.g. x - max) with scale `scale`; the int32 output has scale params.outScale. */
+/**
+ * exp of d <= 0 (int16, e.g. x - max) with scale `scale`; the int32 output has scale params.outScale.
+ * A positive d is a BitflashArgumentError (iExpSync throws it; iExp rejects with it).
+ */
 export function prepareIExp(config: ExpConfig): DyadicParams<'iExp'> {
   const cfg = expCfg('prepareIExp', config);
   const h = callSync(() => native.dyadicPrepare('exp', cfg));
@@ -322,8 +325,7 @@ export function prepareIExp(config: ExpConfig): DyadicParams<'iExp'> {
 function expPlan(fn: string, p: unknown, d: unknown, o: unknown): Applied<Int32Array> {
   const handle = DyadicParams.handle(fn, p, 'iExp');
   const v = view(fn, 'd', d, Int16Array, null);
-  for (let i = 0; i < v.data.length; i++)
-    if (v.data[i]! > 0) throw rangeError(fn, `d[${i}]`, 'an integer <= 0 (subtract the maximum first)', v.data[i]);
+  // d <= 0 is checked natively before any work (a BitflashArgumentError: thrown by iExpSync, a rejection of iExp)
   const y = outArray(fn, opts(fn, o).out, v.data.length, Int32Array);
   return { x: v.data, b: null, y, rows: 1, handle, release: v.release };
 }

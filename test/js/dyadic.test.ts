@@ -429,7 +429,7 @@ describe('argument and native errors', () => {
     expect(() => layerNormIntSync(ln, new Int8Array(12))).toThrow(RangeError);
     expect(() => layerNormIntSync(ln, Tensor.from(new Int8Array(16), [4, 4]))).toThrow(RangeError);
     expect(() => addRescaleSync(prepareAddRescale({ aScale: 1, bScale: 1, outScale: 1 }), new Int8Array(4), new Int8Array(5))).toThrow(RangeError);
-    expect(() => iExpSync(prepareIExp({ scale: 0.1 }), Int16Array.of(0, 1))).toThrow(RangeError);
+    expect(() => iExpSync(prepareIExp({ scale: 0.1 }), Int16Array.of(0, 1))).toThrow(BitflashArgumentError);
     const strided = Tensor.from(new Int8Array(16), [2, 4], { strides: [8, 1] });
     expect(() => iGeluSync(g, strided)).toThrow(RangeError);
     const disposed = Tensor.from(new Int8Array(4));
@@ -439,6 +439,9 @@ describe('argument and native errors', () => {
   it('a check only the native layer makes maps to BitflashArgumentError', () => {
     // |beta / outScale| is checked in TS; gamma * sqrt(cols) / outScale / 2^30 >= 2^31 only natively
     expect(() => prepareLayerNormInt({ gamma: Float32Array.of(3e38, 1), outScale: 1e-30 })).toThrow(BitflashArgumentError);
+  });
+  it('iExp rejects positive inputs asynchronously with BitflashArgumentError', async () => {
+    await expect(iExp(prepareIExp({ scale: 0.1 }), Int16Array.of(-3, 2))).rejects.toBeInstanceOf(BitflashArgumentError);
   });
   it('params are opaque and carry the output scale', () => {
     const e = prepareIExp({ scale: 0.05, method: 'shiftmax' });
