@@ -28,6 +28,7 @@ static const Variant<ExpFn> kExp[] = {
 };
 static const Variant<SoftmaxFn> kSoftmax[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "softmax__avx512", softmax__avx512},
     {Isa::avx2, "softmax__avx2", softmax__avx2},
 #endif
     {Isa::scalar, "softmax__ref", softmax__ref},

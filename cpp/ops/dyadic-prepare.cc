@@ -142,7 +142,12 @@ void i_exp(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
   run_elems(n, [&](size_t i0, size_t i1) { k(d + i0, i1 - i0, p, e + i0); });
 }
 
-SoftmaxParams softmax_prepare(double in_scale, ExpMethod method) { return {exp_prepare(in_scale, method)}; }
+SoftmaxParams softmax_prepare(double in_scale, ExpMethod method) {
+  SoftmaxParams p;
+  p.exp = exp_prepare(in_scale, method);
+  for (int k = 0; k < 256; k++) p.etab[k] = dyadic_detail::exp_core(-k, p.exp);
+  return p;
+}
 
 void softmax_int(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y) {
   check_exp(p.exp);

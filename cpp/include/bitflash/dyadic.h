@@ -148,12 +148,17 @@ void i_exp__avx2(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 // integer division per row), y_j = min(255, (e_j * factor + 2^22) >> 23). cols <= 2^24.
 struct SoftmaxParams {
   ExpParams exp;
+  // etab[k] = exp_core(-k, exp) for k = 0..255: every value x - max can take for int8 scores, built by
+  // softmax_prepare with the scalar core (the table kernels are bit-exact with the reference by construction).
+  int32_t etab[256];
 };
 SoftmaxParams softmax_prepare(double in_scale, ExpMethod method);
 void softmax_int(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 using SoftmaxFn = void (*)(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 void softmax__ref(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 void softmax__avx2(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
+// AVX-512 (under avx512vnni): the exps gathered from p.etab (16 lanes), the rest as softmax__avx2.
+void softmax__avx512(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 
 // =====================================================================================
 // i-GELU (I-BERT): GELU(x) = x/2 * (1 + erf(x/sqrt2)), erf(u) ~ sgn(u)*[1 - 0.2888*(min(|u|,1.769) - 1.769)^2]
