@@ -16,6 +16,7 @@ static const Variant<RequantizeFn> kRequantize[] = {
 
 static const Variant<AddFn> kAdd[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "add_rescale__avx512", add_rescale__avx512},
     {Isa::avx2, "add_rescale__avx2", add_rescale__avx2},
 #endif
     {Isa::scalar, "add_rescale__ref", add_rescale__ref},

@@ -79,6 +79,11 @@ AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp
   p.a_mult = dyadic_from_scale(a_scale / twice_max);
   p.b_mult = dyadic_from_scale(b_scale / twice_max);
   p.y_mult = dyadic_from_scale(twice_max / (std::ldexp(1.0, p.left_shift) * y_scale));
+  for (int i = 0; i < 256; i++) {
+    const int32_t v = static_cast<int8_t>(i);
+    p.ta[i] = dyadic_detail::mul_dyadic((v - p.a_zp) * (1 << p.left_shift), p.a_mult);
+    p.tb[i] = dyadic_detail::mul_dyadic((v - p.b_zp) * (1 << p.left_shift), p.b_mult);
+  }
   return p;
 }
 

@@ -109,12 +109,18 @@ struct AddParams {
   int32_t a_zp, b_zp, y_zp;
   int left_shift;  // 20
   Dyadic a_mult, b_mult, y_mult;
+  // ta[uint8_t(a)] = mul_dyadic((a - a_zp) << left_shift, a_mult), tb likewise: each input's rescaled
+  // term takes 256 values, built by add_prepare with the scalar core (used by add_rescale__avx512; the
+  // fields above must not be changed after add_prepare).
+  int32_t ta[256], tb[256];
 };
 AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp, double y_scale, int32_t y_zp);
 void add_rescale(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 using AddFn = void (*)(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 void add_rescale__ref(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 void add_rescale__avx2(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
+// AVX-512 (under avx512vnni): both rescaled terms gathered from p.ta / p.tb, one dyadic multiply per element.
+void add_rescale__avx512(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 
 // =====================================================================================
 // Integer exp and softmax.
