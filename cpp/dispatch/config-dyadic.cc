@@ -50,6 +50,7 @@ static const Variant<SigmoidMulFn> kSigmoidMul[] = {
 };
 static const Variant<NormFn> kNorm[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "norm__avx512", norm__avx512},
     {Isa::avx2, "norm__avx2", norm__avx2},
 #endif
     {Isa::scalar, "norm__ref", norm__ref},

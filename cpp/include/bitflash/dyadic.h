@@ -257,6 +257,9 @@ void norm_int(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 using NormFn = void (*)(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 void norm__ref(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 void norm__avx2(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
+// AVX-512 (under avx512vnni): the row statistics with 16-bit multiply-adds (LayerNorm's V computed as
+// cols * (cols * sum x^2 - (sum x)^2), the same integer), the output 16 lanes at a time.
+void norm__avx512(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 
 // ---- scalar cores shared by the references and the SIMD tails (static: see above) ----
 namespace dyadic_detail {
