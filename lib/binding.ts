@@ -51,6 +51,11 @@ export interface NativeMatmulInfo {
   kernels: Record<'q8_0' | 'q4_0' | 'i8c' | 'i4g', { gemv: string; gemm: string }>;
 }
 
+/** Opaque handle to a dyadic op's prepared constants (a type-tagged External). */
+export interface NativeDyadicParams {
+  readonly __bitflashDyadicParams: unique symbol;
+}
+
 export interface NativeBinding {
   cpuFeatures(): NativeCpuFeatures;
   getIsa(): { cap: string; active: string };
@@ -113,6 +118,14 @@ export interface NativeBinding {
   ternaryTuneLoad(path: string): void;
   ternaryTuneClear(): void;
   ternaryKernels(): { activations: string; mad: string; lut: string; lutBuild: string };
+  dyadicFromScale(x: number): { m: number; s: number };
+  requantizeSync(x: Int32Array, m: Int32Array, s: Int32Array, zeroPoint: number, out: string, y: ArrayBufferView): void;
+  requantize(x: Int32Array, m: Int32Array, s: Int32Array, zeroPoint: number, out: string, y: ArrayBufferView): Promise<void>;
+  dyadicPrepare(op: string, config: Record<string, unknown>): NativeDyadicParams;
+  dyadicParamsInfo(p: NativeDyadicParams): Record<string, unknown>;
+  dyadicApplySync(p: NativeDyadicParams, x: ArrayBufferView, b: ArrayBufferView | null, y: ArrayBufferView, rows: number): void;
+  dyadicApply(p: NativeDyadicParams, x: ArrayBufferView, b: ArrayBufferView | null, y: ArrayBufferView, rows: number): Promise<void>;
+  dyadicFloatSync(op: string, x: Float32Array, b: Float32Array | null, y: Float32Array, cols: number): void;
 
   measureReadBandwidth(bytes: number, threads: number, reps: number): Promise<NativeMeasure>;
   measureI8Peak(threads: number, seconds: number, reps: number): Promise<NativeMeasure>;

@@ -1,5 +1,7 @@
 // Dispatch tables for the dyadic integer-only ops: one line per kernel variant, best first, the
-// scalar reference last.
+// scalar reference last. i-GELU, ShiftGELU and SiLU (int8 -> int8) run as a 256-entry table built at
+// prepare by the reference (bit-exact by construction); the computing AVX2 kernels (i_gelu__avx2,
+// sigmoid_mul__avx2) stay as tested building blocks for fused epilogues.
 #include "bitflash/dispatch.h"
 #include "bitflash/dyadic.h"
 
@@ -14,6 +16,7 @@ static const Variant<RequantizeFn> kRequantize[] = {
 
 static const Variant<AddFn> kAdd[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "add_rescale__avx512", add_rescale__avx512},
     {Isa::avx2, "add_rescale__avx2", add_rescale__avx2},
 #endif
     {Isa::scalar, "add_rescale__ref", add_rescale__ref},
@@ -26,24 +29,28 @@ static const Variant<ExpFn> kExp[] = {
 };
 static const Variant<SoftmaxFn> kSoftmax[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "softmax__avx512", softmax__avx512},
     {Isa::avx2, "softmax__avx2", softmax__avx2},
 #endif
     {Isa::scalar, "softmax__ref", softmax__ref},
 };
 static const Variant<GeluFn> kGelu[] = {
 #if defined(__x86_64__)
-    {Isa::avx2, "i_gelu__avx2", i_gelu__avx2},
+    {Isa::avx512vnni, "i_gelu__lut_avx512", i_gelu__lut_avx512},
+    {Isa::avx2, "i_gelu__lut_avx2", i_gelu__lut_avx2},
 #endif
     {Isa::scalar, "i_gelu__ref", i_gelu__ref},
 };
 static const Variant<SigmoidMulFn> kSigmoidMul[] = {
 #if defined(__x86_64__)
-    {Isa::avx2, "sigmoid_mul__avx2", sigmoid_mul__avx2},
+    {Isa::avx512vnni, "sigmoid_mul__lut_avx512", sigmoid_mul__lut_avx512},
+    {Isa::avx2, "sigmoid_mul__lut_avx2", sigmoid_mul__lut_avx2},
 #endif
     {Isa::scalar, "sigmoid_mul__ref", sigmoid_mul__ref},
 };
 static const Variant<NormFn> kNorm[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "norm__avx512", norm__avx512},
     {Isa::avx2, "norm__avx2", norm__avx2},
 #endif
     {Isa::scalar, "norm__ref", norm__ref},

@@ -9,6 +9,7 @@ void InitQuantLowbit(Napi::Env env, Napi::Object exports);
 void InitMatmul(Napi::Env env, Napi::Object exports);
 void InitGraph(Napi::Env env, Napi::Object exports);
 void InitTernary(Napi::Env env, Napi::Object exports);
+void InitDyadic(Napi::Env env, Napi::Object exports);
 }  // namespace bitflash::napi
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -19,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitflash::napi::InitMatmul(env, exports);
   bitflash::napi::InitGraph(env, exports);
   bitflash::napi::InitTernary(env, exports);
+  bitflash::napi::InitDyadic(env, exports);
   return exports;
 }
 

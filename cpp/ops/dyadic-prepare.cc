@@ -53,6 +53,13 @@ void pick_mul(double x, int base, int gmax, double limit, int32_t* mul, int* g) 
   *g = gg;
   *mul = static_cast<int32_t>(std::llround(std::ldexp(x, base + gg)));
 }
+// The 256-entry table of an int8 -> int8 op: the scalar reference run on every input (lut[uint8_t(x)]).
+template <class P>
+void fill_lut(P& p, void (*ref)(const int8_t*, size_t, const P&, int8_t*)) {
+  int8_t in[256];
+  for (int i = 0; i < 256; i++) in[i] = static_cast<int8_t>(i);  // index i holds the int8 with bits i
+  ref(in, 256, p, p.lut);
+}
 }  // namespace
 
 // ---------------- add ----------------
@@ -72,6 +79,11 @@ AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp
   p.a_mult = dyadic_from_scale(a_scale / twice_max);
   p.b_mult = dyadic_from_scale(b_scale / twice_max);
   p.y_mult = dyadic_from_scale(twice_max / (std::ldexp(1.0, p.left_shift) * y_scale));
+  for (int i = 0; i < 256; i++) {
+    const int32_t v = static_cast<int8_t>(i);
+    p.ta[i] = dyadic_detail::mul_dyadic((v - p.a_zp) * (1 << p.left_shift), p.a_mult);
+    p.tb[i] = dyadic_detail::mul_dyadic((v - p.b_zp) * (1 << p.left_shift), p.b_mult);
+  }
   return p;
 }
 
@@ -135,7 +147,12 @@ void i_exp(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
   run_elems(n, [&](size_t i0, size_t i1) { k(d + i0, i1 - i0, p, e + i0); });
 }
 
-SoftmaxParams softmax_prepare(double in_scale, ExpMethod method) { return {exp_prepare(in_scale, method)}; }
+SoftmaxParams softmax_prepare(double in_scale, ExpMethod method) {
+  SoftmaxParams p;
+  p.exp = exp_prepare(in_scale, method);
+  for (int k = 0; k < 256; k++) p.etab[k] = dyadic_detail::exp_core(-k, p.exp);
+  return p;
+}
 
 void softmax_int(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y) {
   check_exp(p.exp);
@@ -173,6 +190,7 @@ GeluParams gelu_prepare(double in_scale, double y_scale, int32_t y_zp) {
   p.ONE = static_cast<int32_t>(std::floor(1.0 / s_erf));
   p.out = dyadic_from_scale(std::ldexp(in_scale, -k) * s_erf / 2.0 / y_scale);
   p.y_zp = y_zp;
+  fill_lut(p, i_gelu__ref);
   return p;
 }
 
@@ -199,6 +217,7 @@ SigmoidMulParams sigmoid_mul_prepare(SigmoidAct act, double in_scale, double y_s
   BITFLASH_CHECK(p.mul >= 1, kErrArg, "sigmoid: input scale too small");
   p.out = dyadic_from_scale(in_scale / 4096.0 / y_scale);
   p.y_zp = y_zp;
+  fill_lut(p, sigmoid_mul__ref);
   return p;
 }
 

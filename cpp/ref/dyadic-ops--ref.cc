@@ -46,6 +46,10 @@ void sigmoid_mul__ref(const int8_t* x, size_t n, const SigmoidMulParams& p, int8
         clamp_i32(static_cast<int64_t>(mul_dyadic(sigmoid_mul_core(x[i], p), p.out)) + p.y_zp, -128, 127));
 }
 
+void lut_i8__ref(const int8_t* x, size_t n, const int8_t* tab, int8_t* y) {
+  for (size_t i = 0; i < n; i++) y[i] = tab[static_cast<uint8_t>(x[i])];
+}
+
 void norm__ref(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
   const size_t n = p.cols;
   for (size_t r = 0; r < rows; r++) {

@@ -11,6 +11,7 @@ import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
 import { benchFlashQuality, formatFlashQuality } from './bench-flash.js';
 import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
 import { benchTernary, formatBenchTernary, writeBenchTernary } from './bench-ternary.js';
+import { benchDyadic, formatBenchDyadic, writeBenchDyadic } from './bench-dyadic.js';
 import type { MatmulDType } from '../tensor.js';
 
 const HELP = `bitflash ${version}: low-bit inference kernels for Node.js
@@ -47,6 +48,14 @@ Usage:
       --quick          one shape, m in {1, 8}, 1 pass (a smoke test, not a measurement)
       --json           print the JSON result instead of the table
       --out FILE       where to write the JSON (default bench/results/ternary-<date>.json)
+  bitflash bench dyadic [options]          integer-only (dyadic) ops: accuracy vs float64, throughput vs f32, the integer block
+      --accuracy       only the accuracy table (max / mean abs error vs float64 over the int8 range)
+      --throughput     only the throughput table (elements/s vs our f32 AVX2 ops and onnxruntime, one thread)
+      --block          only the integer transformer block vs its float64 twin (cosine, max error)
+                       (none of the three: all of them)
+      --quick          smaller shapes and shorter runs (a smoke test, not a measurement)
+      --json           print the JSON result instead of the tables
+      --out FILE       where to write the JSON (default bench/results/dyadic-<date>.json)
   bitflash --version | --help
 
 Environment: BITFLASH_ISA=scalar|avx2|avxvnni|avx512vnni|neon|dotprod|i8mm caps the kernel path;
@@ -177,6 +186,36 @@ async function benchTernaryCmd(argv: string[]): Promise<void> {
   console.log(`\nJSON: ${file}`);
 }
 
+async function benchDyadicCmd(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      accuracy: { type: 'boolean', default: false },
+      throughput: { type: 'boolean', default: false },
+      block: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      out: { type: 'string' },
+    },
+  });
+  const any = values.accuracy || values.throughput || values.block;
+  const r = await benchDyadic({
+    quick: values.quick === true,
+    accuracy: !any || values.accuracy === true,
+    throughput: !any || values.throughput === true,
+    block: !any || values.block === true,
+  });
+  const file = writeBenchDyadic(r, values.out);
+  if (values.json) {
+    console.log(JSON.stringify(r, null, 2));
+    return;
+  }
+  console.log(`bitflash bench dyadic, ${r.date}, ${r.machine.cpu}, ${r.machine.arch}, active path ${r.machine.isa}${r.quick ? ' (--quick: smoke test only)' : ''}\n`);
+  console.log(formatBenchDyadic(r));
+  for (const n of r.notes) console.log(`\nnote: ${n}`);
+  console.log(`\nJSON: ${file}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
@@ -220,7 +259,11 @@ export async function main(argv: string[]): Promise<number> {
       else console.log(`bitflash bench flash --quality, ${new Date().toISOString().slice(0, 10)}, ${r.model} (flash layout, f32 rows, dense vs calibrated sparse FFN)\n${formatFlashQuality(r)}`);
       return 0;
     }
-    console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline, matmul, ternary`);
+    if (what === 'dyadic') {
+      await benchDyadicCmd(opts);
+      return 0;
+    }
+    console.error(`bitflash bench: unknown benchmark ${JSON.stringify(what ?? '')}; available: roofline, matmul, ternary, dyadic, flash`);
     return 2;
   }
   console.error(`bitflash: unknown command ${JSON.stringify(cmd)}\n\n${HELP}`);

@@ -151,3 +151,24 @@ export function matMulNBitsModel(
     outputs: [{ name: 'Y', type: OnnxType.FLOAT, dims: ['M', n] }],
   });
 }
+
+/**
+ * A one-node float model over X[rows, cols] (f32 -> f32): Softmax (axis -1), com.microsoft Gelu, or
+ * LayerNormalization (axis -1, epsilon 1e-5, Scale = gamma, B = beta), for `bitflash bench dyadic`.
+ */
+export function floatOpModel(op: 'Softmax' | 'Gelu' | 'LayerNormalization', rows: number, cols: number, gamma?: Float32Array, beta?: Float32Array): Uint8Array {
+  const inits: OnnxTensor[] = [];
+  const inputs = ['X'];
+  if (op === 'LayerNormalization') {
+    const g = gamma ?? new Float32Array(cols).fill(1);
+    const b = beta ?? new Float32Array(cols);
+    inits.push({ name: 'scale', type: OnnxType.FLOAT, dims: [cols], raw: bytesOf(g) }, { name: 'bias', type: OnnxType.FLOAT, dims: [cols], raw: bytesOf(b) });
+    inputs.push('scale', 'bias');
+  }
+  return onnxModel({
+    nodes: [{ op, ...(op === 'Gelu' ? { domain: 'com.microsoft' } : {}), inputs, outputs: ['Y'], ...(op === 'Gelu' ? {} : { intAttrs: { axis: -1 } }) }],
+    initializers: inits,
+    inputs: [{ name: 'X', type: OnnxType.FLOAT, dims: [rows, cols] }],
+    outputs: [{ name: 'Y', type: OnnxType.FLOAT, dims: [rows, cols] }],
+  });
+}

@@ -3,6 +3,7 @@
 // accuracy against float64 with named, derived tolerances.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -342,4 +343,53 @@ TEST_CASE("LayerNorm / RMSNorm: every variant equals the reference on random row
           int8_t x[8] = {0}, y[8];
           norm_int(x, 1, p, y);
         })) == kErrArg);
+}
+
+TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; the tables equal the references") {
+  std::mt19937 rng(91);
+  int8_t tab[256];
+  for (auto& t : tab) t = static_cast<int8_t>(rng());
+  std::vector<int8_t> x = all_int8_repeated(3);
+  std::vector<int8_t> want(x.size()), got(x.size());
+  lut_i8__ref(x.data(), x.size(), tab, want.data());
+  for (int v = -128; v < 128; v++) REQUIRE(want[v + 128] == tab[static_cast<uint8_t>(v)]);
+  const std::vector<Isa> isas = host_isas();
+  auto has = [&](Isa i) { return std::find(isas.begin(), isas.end(), i) != isas.end(); };
+  for (size_t off : {size_t(0), size_t(1), size_t(5)})
+    for (size_t n = 0; n + off <= 200; n++) {
+      std::vector<int8_t> a(n), b(n);
+      lut_i8__ref(x.data() + off, n, tab, a.data());
+      if (has(Isa::avx2)) {
+        lut_i8__avx2(x.data() + off, n, tab, b.data());
+        REQUIRE(a == b);
+      }
+      if (has(Isa::avx512vnni)) {
+        lut_i8__avx512(x.data() + off, n, tab, b.data());
+        REQUIRE(a == b);
+      }
+    }
+  // the prepared tables are the references on every input, and the computing AVX2 kernels (kept for
+  // fused epilogues, no longer dispatched) still equal them exhaustively
+  for (double s : {4.0 / 127, 0.01, 0.3}) {
+    const GeluParams pg = gelu_prepare(s, s * 0.7, 3);
+    const SigmoidMulParams ps = sigmoid_mul_prepare(SigmoidAct::shift_gelu, s, s, -2);
+    const SigmoidMulParams pl = sigmoid_mul_prepare(SigmoidAct::silu, s, s * 1.3, 0);
+    std::vector<int8_t> r(x.size()), k(x.size());
+    i_gelu__ref(x.data(), x.size(), pg, r.data());
+    lut_i8__ref(x.data(), x.size(), pg.lut, k.data());
+    REQUIRE(r == k);
+    if (has(Isa::avx2)) {
+      i_gelu__avx2(x.data(), x.size(), pg, k.data());
+      REQUIRE(r == k);
+    }
+    for (const SigmoidMulParams* p : {&ps, &pl}) {
+      sigmoid_mul__ref(x.data(), x.size(), *p, r.data());
+      lut_i8__ref(x.data(), x.size(), p->lut, k.data());
+      REQUIRE(r == k);
+      if (has(Isa::avx2)) {
+        sigmoid_mul__avx2(x.data(), x.size(), *p, k.data());
+        REQUIRE(r == k);
+      }
+    }
+  }
 }

@@ -44,6 +44,22 @@ describe.runIf(existsSync(cli))('bitflash CLI (dist build)', () => {
     expect(bad.stderr).toMatch(/--dtypes/);
   });
 
+  it('bench dyadic --quick --json: accuracy, throughput vs f32 and onnxruntime, the integer block', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'bf-')), 'd.json');
+    const out = JSON.parse(execFileSync(process.execPath, [cli, 'bench', 'dyadic', '--quick', '--json', '--out', file], { encoding: 'utf8' }));
+    expect(JSON.parse(readFileSync(file, 'utf8')).accuracy.length).toBe(out.accuracy.length);
+    expect(out.accuracy.map((a: { op: string }) => a.op)).toEqual(expect.arrayContaining(['requantize', 'addRescale', 'iGelu', 'shiftGelu', 'siluInt', 'layerNormInt', 'rmsNormInt']));
+    for (const a of out.accuracy) expect(a.maxAbsErr).toBeGreaterThanOrEqual(a.meanAbsErr);
+    if (out.throughput.length) {
+      for (const t of out.throughput) {
+        expect(t.intMEps).toBeGreaterThan(0);
+        expect(t.vsF32).toBeCloseTo(t.intMEps / t.f32MEps, 6);
+      }
+    }
+    expect(out.block.map((b: { source: string }) => b.source)).toEqual(['random', 'stories260K']);
+    for (const b of out.block) expect(b.cosine).toBeGreaterThanOrEqual(0.99);
+  });
+
   it('unknown commands and bad ISA names fail with a clear message and exit code', () => {
     const r = spawnSync(process.execPath, [cli, 'frobnicate'], { encoding: 'utf8' });
     expect(r.status).toBe(2);

@@ -109,12 +109,18 @@ struct AddParams {
   int32_t a_zp, b_zp, y_zp;
   int left_shift;  // 20
   Dyadic a_mult, b_mult, y_mult;
+  // ta[uint8_t(a)] = mul_dyadic((a - a_zp) << left_shift, a_mult), tb likewise: each input's rescaled
+  // term takes 256 values, built by add_prepare with the scalar core (used by add_rescale__avx512; the
+  // fields above must not be changed after add_prepare).
+  int32_t ta[256], tb[256];
 };
 AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp, double y_scale, int32_t y_zp);
 void add_rescale(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 using AddFn = void (*)(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 void add_rescale__ref(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 void add_rescale__avx2(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
+// AVX-512 (under avx512vnni): both rescaled terms gathered from p.ta / p.tb, one dyadic multiply per element.
+void add_rescale__avx512(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 
 // =====================================================================================
 // Integer exp and softmax.
@@ -148,12 +154,17 @@ void i_exp__avx2(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 // integer division per row), y_j = min(255, (e_j * factor + 2^22) >> 23). cols <= 2^24.
 struct SoftmaxParams {
   ExpParams exp;
+  // etab[k] = exp_core(-k, exp) for k = 0..255: every value x - max can take for int8 scores, built by
+  // softmax_prepare with the scalar core (the table kernels are bit-exact with the reference by construction).
+  int32_t etab[256];
 };
 SoftmaxParams softmax_prepare(double in_scale, ExpMethod method);
 void softmax_int(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 using SoftmaxFn = void (*)(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 void softmax__ref(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 void softmax__avx2(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
+// AVX-512 (under avx512vnni): the exps gathered from p.etab (16 lanes), the rest as softmax__avx2.
+void softmax__avx512(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 
 // =====================================================================================
 // i-GELU (I-BERT): GELU(x) = x/2 * (1 + erf(x/sqrt2)), erf(u) ~ sgn(u)*[1 - 0.2888*(min(|u|,1.769) - 1.769)^2]
@@ -167,12 +178,17 @@ struct GeluParams {
   int32_t ONE;   // floor(1 / S_erf), S_erf = 0.2888 * S_e^2 * 2^n
   Dyadic out;    // (in_scale / 2^k) * S_erf / 2 / y_scale
   int32_t y_zp;
+  // lut[uint8_t(x)] = the reference's output for input x, built by gelu_prepare running i_gelu__ref on
+  // all 256 inputs: the table kernels (__lut_*) are bit-exact with the reference by construction.
+  int8_t lut[256];
 };
 GeluParams gelu_prepare(double in_scale, double y_scale, int32_t y_zp);
 void i_gelu(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 using GeluFn = void (*)(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__ref(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
+void i_gelu__lut_avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
+void i_gelu__lut_avx512(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 
 // =====================================================================================
 // x * sigmoid(alpha * x) through the Shift-exp (I-ViT): ShiftGELU (alpha = 1.702 ~ 1 + 1/2 + 1/8 + 1/16,
@@ -188,6 +204,7 @@ struct SigmoidMulParams {
   int g;
   Dyadic out;  // in_scale / 2^12 / y_scale
   int32_t y_zp;
+  int8_t lut[256];  // lut[uint8_t(x)] = sigmoid_mul__ref(x), built by sigmoid_mul_prepare (see GeluParams)
 };
 SigmoidMulParams sigmoid_mul_prepare(SigmoidAct act, double in_scale, double y_scale, int32_t y_zp);
 void shift_gelu(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);  // p.act must be shift_gelu
@@ -195,6 +212,15 @@ void silu_int(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y); 
 using SigmoidMulFn = void (*)(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 void sigmoid_mul__ref(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 void sigmoid_mul__avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+void sigmoid_mul__lut_avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+void sigmoid_mul__lut_avx512(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+
+// =====================================================================================
+// y[i] = tab[uint8_t(x[i])]: the int8 -> int8 table lookup behind the __lut_* kernels (AVX2: 16
+// vpshufb over 16-entry slices per 32 bytes; AVX-512 BW: 16 masked vpshufb per 64 bytes).
+void lut_i8__ref(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
+void lut_i8__avx2(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
+void lut_i8__avx512(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
 
 // =====================================================================================
 // Integer LayerNorm and RMSNorm over rows of int8 (the input scale and zero point cancel out, except
@@ -231,6 +257,9 @@ void norm_int(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 using NormFn = void (*)(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 void norm__ref(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 void norm__avx2(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
+// AVX-512 (under avx512vnni): the row statistics with 16-bit multiply-adds (LayerNorm's V computed as
+// cols * (cols * sum x^2 - (sum x)^2), the same integer), the output 16 lanes at a time.
+void norm__avx512(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 
 // ---- scalar cores shared by the references and the SIMD tails (static: see above) ----
 namespace dyadic_detail {
