@@ -10,21 +10,14 @@
 #include "bitflash/dyadic.h"
 #include "bitflash/error.h"
 #include "bitflash/isa.h"
+#include "test-util.h"
 
 using namespace bitflash;
+using bitflash::test::CapGuard;
+using bitflash::test::host_isas;
 using namespace bitflash::dyadic_detail;
 
 namespace {
-std::vector<Isa> host_isas() {
-  std::vector<Isa> v;
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
-    if (cpu_supports(i)) v.push_back(i);
-  return v;
-}
-struct CapGuard {
-  Isa saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
 // gemmlowp's SaturatingRoundingDoublingHighMul, written literally (truncating division).
 int32_t gemmlowp_srdhm(int32_t a, int32_t b) {
   const bool overflow = a == b && a == INT32_MIN;

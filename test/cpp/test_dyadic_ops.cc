@@ -13,20 +13,13 @@
 #include "bitflash/dyadic.h"
 #include "bitflash/error.h"
 #include "bitflash/isa.h"
+#include "test-util.h"
 
 using namespace bitflash;
+using bitflash::test::CapGuard;
+using bitflash::test::host_isas;
 
 namespace {
-std::vector<Isa> host_isas() {
-  std::vector<Isa> v;
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
-    if (cpu_supports(i)) v.push_back(i);
-  return v;
-}
-struct CapGuard {
-  Isa saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
 std::vector<size_t> row_lengths() {
   std::vector<size_t> v;
   for (size_t l = 1; l <= 67; l++) v.push_back(l);

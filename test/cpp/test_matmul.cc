@@ -15,21 +15,14 @@
 #include "bitflash/matmul.h"
 #include "bitflash/dyadic.h"
 #include "bitflash/quant.h"
+#include "test-util.h"
 
 using namespace bitflash;
+using bitflash::test::CapGuard;
+using bitflash::test::host_isas;
 
 namespace {
 
-std::vector<Isa> host_isas() {
-  std::vector<Isa> v;
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
-    if (cpu_supports(i)) v.push_back(i);
-  return v;
-}
-struct CapGuard {
-  Isa saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
 
 // Owned weights with a view that may be strided (pad bytes per row) and offset (front bytes).
 struct OwnedW {

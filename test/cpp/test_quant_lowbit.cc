@@ -9,20 +9,13 @@
 #include "bitflash/error.h"
 #include "bitflash/isa.h"
 #include "bitflash/quant.h"
+#include "test-util.h"
 
 using namespace bitflash;
+using bitflash::test::CapGuard;
+using bitflash::test::host_isas;
 
 namespace {
-std::vector<Isa> host_isas_q() {
-  std::vector<Isa> v;
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
-    if (cpu_supports(i)) v.push_back(i);
-  return v;
-}
-struct CapGuard {
-  Isa saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
 }  // namespace
 
 TEST_CASE("q4_0 reference: known blocks") {
@@ -87,7 +80,7 @@ TEST_CASE("q4_0 quantizer: every variant bit-exact with the reference") {
   set_isa_cap(Isa::scalar);
   CHECK(std::string(q4_0_quant_kernel().name) == "q4_0_quant__ref");
   quantize_q4_0(x.data(), x.size(), ref.data());
-  for (Isa isa : host_isas_q()) {
+  for (Isa isa : host_isas()) {
     set_isa_cap(isa);
     quantize_q4_0(x.data(), x.size(), got.data());
     CHECK_MESSAGE(std::memcmp(ref.data(), got.data(), nb * sizeof(block_q4_0)) == 0,

@@ -9,16 +9,13 @@
 #include "bitflash/error.h"
 #include "bitflash/isa.h"
 #include "bitflash/quant.h"
+#include "test-util.h"
 
 using namespace bitflash;
+using bitflash::test::CapGuard;
+using bitflash::test::host_isas;
 
 namespace {
-std::vector<Isa> host_isas() {
-  std::vector<Isa> v;
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
-    if (cpu_supports(i)) v.push_back(i);
-  return v;
-}
 }  // namespace
 
 TEST_CASE("fp16 conversion: exact values, ties to even, subnormals, overflow") {

@@ -14,21 +14,13 @@
 #include "bitflash/isa.h"
 #include "bitflash/ternary.h"
 #include "bitflash/threadpool.h"
+#include "test-util.h"
 
 using namespace bitflash;
+using bitflash::test::CapGuard;
+using bitflash::test::host_isas;
 
 namespace {
-std::vector<Isa> host_isas() {
-  std::vector<Isa> v;
-  for (Isa i : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon, Isa::dotprod, Isa::i8mm})
-    if (cpu_supports(i)) v.push_back(i);
-  return v;
-}
-
-struct CapGuard {
-  Isa saved = isa_cap();
-  ~CapGuard() { set_isa_cap(saved); }
-};
 
 // A ternary matrix in one of the three source formats, plus its decoded values and block scales.
 struct TMat {
