@@ -42,7 +42,8 @@ try {
     maxThreads: 2,
   });
 } catch (e) {
-  skipReason = `node-llama-cpp's prebuilt CPU binary could not be loaded: ${(e as Error).message}`;
+  const err = e as Error;
+  skipReason = `node-llama-cpp's prebuilt CPU binary could not be loaded (${err.name}: ${err.message}); install devDependencies with optional dependencies (the @node-llama-cpp/<platform> packages)`;
 }
 if (skipReason) {
   if (process.env.BITFLASH_REQUIRE_ORACLE === '1') throw new Error(skipReason);
@@ -123,13 +124,30 @@ const KNOWN_DIFF: Record<string, Map<string, string>> = {
   'stories260K.gguf': new Map(),
 };
 
+/** Control/unknown/user-defined token texts embedded in ordinary text, for the parseSpecial comparison. */
+const SPECIAL_TEXTS = ['<s>', '</s>', '<unk>', '<|endoftext|>'].flatMap((t) => [
+  t, ` ${t} `, `Hello${t}world`, `${t}${t}`, `a ${t}\n${t} b`, `${t} Once upon a time`, `\n\n${t}`, `${t}🦙`,
+]);
+
+/**
+ * Known parseSpecial difference (our bug, reported to the lead; lib/model/tokenizer.ts left as is):
+ * llama.cpp also matches UNKNOWN-type tokens ("<unk>", id 0 in the Llama vocabularies) in the text
+ * when special tokens are parsed (its special-token cache holds CONTROL | USER_DEFINED | UNKNOWN),
+ * e.g. SPM " <unk> " -> llama.cpp [259, 0, 259], ours [29871, 529, 2960, 29958, 29871]; ours only
+ * collects CONTROL and USER_DEFINED tokens as specials. GPT-2 has no <unk>, so it is unaffected.
+ */
+function knownParseSpecialDiff(name: string, text: string): string | undefined {
+  if (name !== 'ggml-vocab-gpt-2.gguf' && text.includes('<unk>')) return '<unk> (UNKNOWN type) not parsed as a special token';
+  return undefined;
+}
+
 describe.skipIf(!llama)(`llama.cpp oracle (node-llama-cpp)${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
   describe.each([
     ['ggml-vocab-llama-spm.gguf', fx('ggml-vocab-llama-spm.gguf')],
     ['ggml-vocab-gpt-2.gguf', fx('ggml-vocab-gpt-2.gguf')],
     ['stories260K.gguf', TINY],
   ])('tokenizer %s', (name, file) => {
-    it(`gives llama.cpp's ids on ${TEXTS.length} varied strings (no BOS, specials as text)`, async () => {
+    it(`gives llama.cpp's ids on ${TEXTS.length} varied strings (no BOS, specials as text), and its detokenized text`, async () => {
       expect(TEXTS.length).toBeGreaterThanOrEqual(190);
       const ours = tokenizerFromGGUF(readGGUF(file));
       // vocabOnly: the vocab GGUFs have no tensors; llama.cpp loads only the vocabulary
@@ -145,6 +163,45 @@ describe.skipIf(!llama)(`llama.cpp oracle (node-llama-cpp)${skipReason ? ` — S
           else if (!same) mismatches.push({ text, ours: a, llama: b });
         }
         expect(mismatches, JSON.stringify(mismatches, null, 1)).toEqual([]);
+        // and the same text back from the ids (llama.cpp's detokenizer, specials not rendered)
+        const decodeMismatches: { text: string; ours: string; llama: string }[] = [];
+        for (const text of TEXTS) {
+          const ids = ours.encode(text, { addSpecial: false });
+          const a = ours.decode(ids);
+          const b = theirs.detokenize(ids as Token[], false);
+          if (a === b) continue;
+          // GPT-2: llama.cpp's detokenizer applies clean_spaces (HF clean_up_tokenization_spaces: drops the
+          // space before ? ! . , and some apostrophes); ours is byte-exact (decode(encode(t)) === t). Accept
+          // differences in spaces only, llama.cpp's being the shorter.
+          if (name === 'ggml-vocab-gpt-2.gguf' && b.length < a.length && a.replaceAll(' ', '') === b.replaceAll(' ', '')) continue;
+          // Our bug (reported): TextDecoder's default ignoreBOM=false drops a leading U+FEFF from decode().
+          if (text.startsWith('\ufeff') && a === b.slice(1)) continue;
+          decodeMismatches.push({ text, ours: a, llama: b });
+        }
+        expect(decodeMismatches, JSON.stringify(decodeMismatches, null, 1)).toEqual([]);
+      } finally {
+        await theirs.dispose();
+      }
+    });
+
+    it('with parseSpecial, matches llama.cpp on text that embeds special tokens', async () => {
+      const ours = tokenizerFromGGUF(readGGUF(file));
+      const theirs = await llama!.loadModel({ modelPath: file, vocabOnly: true, gpuLayers: 0 });
+      try {
+        const mismatches: { text: string; ours: number[]; llama: number[] }[] = [];
+        let knownSeen = 0;
+        for (const text of [...SPECIAL_TEXTS, ...TEXTS]) {
+          const a = ours.encode(text, { addSpecial: false, parseSpecial: true });
+          const b = theirs.tokenize(text, true).map(Number);
+          const same = a.length === b.length && a.every((x, i) => x === b[i]);
+          const known = knownParseSpecialDiff(name, text);
+          if (known) {
+            knownSeen++;
+            expect(same, `known difference now matches (${known}), update knownParseSpecialDiff: ${JSON.stringify(text)}`).toBe(false);
+          } else if (!same) mismatches.push({ text, ours: a, llama: b });
+        }
+        expect(mismatches, JSON.stringify(mismatches, null, 1)).toEqual([]);
+        if (name !== 'ggml-vocab-gpt-2.gguf') expect(knownSeen).toBeGreaterThan(0);
       } finally {
         await theirs.dispose();
       }
