@@ -187,7 +187,7 @@ export class Model {
     if (prompted.length === 0) throw new RangeError('generate: the prompt encodes to no tokens and the vocabulary has no BOS');
     if (prompted.length >= this.nCtx) throw new RangeError(`generate: the prompt has ${prompted.length} tokens, the context holds ${this.nCtx}`);
     this.busy = true;
-    const decoder = new TextDecoder('utf-8', { fatal: false });
+    const decoder = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
     const history = [...prompted];
     let text = '';
     try {

@@ -3,7 +3,7 @@
  *  - `llama`: SentencePiece-style (scores drive bigram merges, byte fallback to <0xXX> tokens,
  *    '▁' for spaces, a space prefix on the first text fragment);
  *  - `gpt2`: byte-level BPE (a pre-tokenizer regex per `tokenizer.ggml.pre`, merges by rank).
- * Special tokens (control and user-defined) are matched in the text when `parseSpecial` is set
+ * Special tokens (control, user-defined and unknown-type, as llama.cpp) are matched in the text when `parseSpecial` is set
  * (user-defined ones always, as llama.cpp does).
  */
 import { BitflashFormatError, BitflashUnsupportedError } from '../errors.js';
@@ -33,7 +33,8 @@ export interface Tokenizer {
 }
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
+// ignoreBOM: a U+FEFF at the start of the text is content, not a byte-order mark to drop.
+const dec = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function strings(f: GGUFFile, key: string): string[] {
   const v = f.metadata.get(key);
@@ -72,7 +73,8 @@ abstract class Base implements Tokenizer {
     if (types) {
       for (let i = 0; i < tokens.length; i++) {
         const t = types[i];
-        if ((t === TokenType.CONTROL || t === TokenType.USER_DEFINED) && tokens[i]!.length > 0) {
+        // As llama.cpp: control, user-defined and unknown-type tokens (e.g. <unk>) are specials.
+        if ((t === TokenType.CONTROL || t === TokenType.USER_DEFINED || t === TokenType.UNKNOWN) && tokens[i]!.length > 0) {
           this.specials.push({ text: tokens[i]!, id: i, always: t === TokenType.USER_DEFINED });
         }
       }
