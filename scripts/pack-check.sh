@@ -37,6 +37,9 @@ JS
   npm install --no-audit --no-fund "$work/$tgz"
   node check.mjs
   node node_modules/bitflash/dist/cli/main.js info
+  # the embedded default model ships in the package
+  out=$(node node_modules/bitflash/dist/cli/main.js run -n 12 --temp 0 --repeat-penalty 1 2>/dev/null)
+  case "$out" in "Once upon a time, there was a little girl"*) echo "pack-check: bitflash run works from the package: $out" ;; *) echo "pack-check: bitflash run printed: $out" >&2; exit 1 ;; esac
 )
 
 # Without a fitting binary, the import fails with one clear message that says how to build.
