@@ -70,6 +70,35 @@ Span<T> typed(const Napi::Value& v, napi_typedarray_type type, const char* what)
   return {reinterpret_cast<T*>(static_cast<uint8_t*>(ab.Data()) + off), len / sizeof(T)};
 }
 
+// Largest dimension accepted from JS (2^40): far beyond any real tensor, small enough that products
+// of a few of them are still checked for overflow by the core.
+inline constexpr double kMaxDim = 1099511627776.0;
+
+// An integer argument in [lo, hi] (a JS number).
+inline size_t size_arg(const Napi::Value& v, const char* fn, const char* what, double lo, double hi) {
+  if (!v.IsNumber()) fail(kErrArg, std::string(fn) + ": " + what + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d)))
+    fail(kErrArg, std::string(fn) + ": " + what + " must be an integer from " + std::to_string(static_cast<uint64_t>(lo)) +
+                      " to " + std::to_string(static_cast<uint64_t>(hi)));
+  return static_cast<size_t>(d);
+}
+
+inline bool absent(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
+
+// Ops written once as F(info, async): `async` true returns a Promise (an AsyncWorker job), false runs inline.
+template <Napi::Value (*F)(const Napi::CallbackInfo&, bool), bool Async>
+Napi::Value bind_async(const Napi::CallbackInfo& info) {
+  return F(info, Async);
+}
+
+// Exports F as `name` (Promise) and `nameSync`.
+#define BF_EXPORT_PAIR(exports, name, F)                                       \
+  do {                                                                         \
+    BF_EXPORT(exports, name "Sync", (::bitflash::napi::bind_async<F, false>)); \
+    BF_EXPORT(exports, name, (::bitflash::napi::bind_async<F, true>));         \
+  } while (0)
+
 inline double number(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) fail(kErrArg, std::string(what) + ": expected a number");
   return v.As<Napi::Number>().DoubleValue();

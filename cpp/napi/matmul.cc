@@ -17,19 +17,6 @@ namespace bitflash::napi {
 namespace {
 
 constexpr const char* kErrDisposed = "ERR_BITFLASH_DISPOSED";
-constexpr double kMaxDim = 1099511627776.0;  // 2^40
-
-size_t size_arg(const Napi::Value& v, const char* fn, const char* what, double lo, double hi) {
-  if (!v.IsNumber()) fail(kErrArg, std::string(fn) + ": " + what + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    fail(kErrArg, std::string(fn) + ": " + what + " must be an integer from " + std::to_string(static_cast<uint64_t>(lo)) +
-                      " to " + std::to_string(static_cast<uint64_t>(hi)));
-  return static_cast<size_t>(d);
-}
-
-bool absent(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
-
 // ---- packed weights ----
 struct PackedBuf {
   uint8_t* p = nullptr;
@@ -278,22 +265,13 @@ Napi::Value MatmulTolerance(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), matmul_f32_tolerance(nb, s));
 }
 
-template <Napi::Value (*F)(const Napi::CallbackInfo&, bool), bool Async>
-Napi::Value Bind(const Napi::CallbackInfo& info) {
-  return F(info, Async);
-}
-
 }  // namespace
 
 void InitMatmul(Napi::Env env, Napi::Object exports) {
-  BF_EXPORT(exports, "matmulF32Sync", (Bind<MatmulF32, false>));
-  BF_EXPORT(exports, "matmulF32", (Bind<MatmulF32, true>));
-  BF_EXPORT(exports, "matmulQ8Sync", (Bind<MatmulQ8, false>));
-  BF_EXPORT(exports, "matmulQ8", (Bind<MatmulQ8, true>));
-  BF_EXPORT(exports, "matmulI32Sync", (Bind<MatmulI32, false>));
-  BF_EXPORT(exports, "matmulI32", (Bind<MatmulI32, true>));
-  BF_EXPORT(exports, "packWeightsSync", (Bind<Pack, false>));
-  BF_EXPORT(exports, "packWeights", (Bind<Pack, true>));
+  BF_EXPORT_PAIR(exports, "matmulF32", MatmulF32);
+  BF_EXPORT_PAIR(exports, "matmulQ8", MatmulQ8);
+  BF_EXPORT_PAIR(exports, "matmulI32", MatmulI32);
+  BF_EXPORT_PAIR(exports, "packWeights", Pack);
   BF_EXPORT(exports, "freePacked", FreePacked);
   BF_EXPORT(exports, "packedBytes", PackedBytes);
   BF_EXPORT(exports, "matmulInfo", MatmulInfo);

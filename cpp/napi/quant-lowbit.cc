@@ -11,18 +11,6 @@
 namespace bitflash::napi {
 namespace {
 
-// An integer argument in [lo, hi] (a JS number).
-size_t size_arg(const Napi::Value& v, const char* fn, const char* what, double lo, double hi) {
-  if (!v.IsNumber()) fail(kErrArg, std::string(fn) + ": " + what + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    fail(kErrArg, std::string(fn) + ": " + what + " must be an integer from " + std::to_string(static_cast<uint64_t>(lo)) +
-                      " to " + std::to_string(static_cast<uint64_t>(hi)));
-  return static_cast<size_t>(d);
-}
-
-constexpr double kMaxDim = 1099511627776.0;  // 2^40
-
 size_t mul_or_fail(size_t a, size_t b, const char* fn) {
   if (a != 0 && b > SIZE_MAX / a) fail(kErrArg, std::string(fn) + ": n * k overflows");
   return a * b;
@@ -199,28 +187,16 @@ Napi::Value DequantI4g(const Napi::CallbackInfo& info, bool async) {
   return Job::start(info.Env(), "bitflash.dequantizeI4g", work, nullptr, {info[0], info[1], info[2], info[6]});
 }
 
-template <Napi::Value (*F)(const Napi::CallbackInfo&, bool), bool Async>
-Napi::Value Bind(const Napi::CallbackInfo& info) {
-  return F(info, Async);
-}
-
 }  // namespace
 
 void InitQuantLowbit(Napi::Env env, Napi::Object exports) {
-  BF_EXPORT(exports, "quantizeQ4_0Sync", (Bind<QuantQ4_0, false>));
-  BF_EXPORT(exports, "quantizeQ4_0", (Bind<QuantQ4_0, true>));
-  BF_EXPORT(exports, "dequantizeQ4_0Sync", (Bind<DequantQ4_0, false>));
-  BF_EXPORT(exports, "dequantizeQ4_0", (Bind<DequantQ4_0, true>));
-  BF_EXPORT(exports, "dequantizeQ4_KSync", (Bind<DequantQ4_K, false>));
-  BF_EXPORT(exports, "dequantizeQ4_K", (Bind<DequantQ4_K, true>));
-  BF_EXPORT(exports, "quantizeI8cSync", (Bind<QuantI8c, false>));
-  BF_EXPORT(exports, "quantizeI8c", (Bind<QuantI8c, true>));
-  BF_EXPORT(exports, "dequantizeI8cSync", (Bind<DequantI8c, false>));
-  BF_EXPORT(exports, "dequantizeI8c", (Bind<DequantI8c, true>));
-  BF_EXPORT(exports, "quantizeI4gSync", (Bind<QuantI4g, false>));
-  BF_EXPORT(exports, "quantizeI4g", (Bind<QuantI4g, true>));
-  BF_EXPORT(exports, "dequantizeI4gSync", (Bind<DequantI4g, false>));
-  BF_EXPORT(exports, "dequantizeI4g", (Bind<DequantI4g, true>));
+  BF_EXPORT_PAIR(exports, "quantizeQ4_0", QuantQ4_0);
+  BF_EXPORT_PAIR(exports, "dequantizeQ4_0", DequantQ4_0);
+  BF_EXPORT_PAIR(exports, "dequantizeQ4_K", DequantQ4_K);
+  BF_EXPORT_PAIR(exports, "quantizeI8c", QuantI8c);
+  BF_EXPORT_PAIR(exports, "dequantizeI8c", DequantI8c);
+  BF_EXPORT_PAIR(exports, "quantizeI4g", QuantI4g);
+  BF_EXPORT_PAIR(exports, "dequantizeI4g", DequantI4g);
 }
 
 }  // namespace bitflash::napi

@@ -20,19 +20,6 @@ namespace bitflash::napi {
 namespace {
 
 constexpr const char* kErrDisposed = "ERR_BITFLASH_DISPOSED";
-constexpr double kMaxDim = 1099511627776.0;  // 2^40
-
-size_t size_arg(const Napi::Value& v, const char* fn, const char* what, double lo, double hi) {
-  if (!v.IsNumber()) fail(kErrArg, std::string(fn) + ": " + what + " must be a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || d != static_cast<double>(static_cast<uint64_t>(d)))
-    fail(kErrArg, std::string(fn) + ": " + what + " must be an integer from " + std::to_string(static_cast<uint64_t>(lo)) +
-                      " to " + std::to_string(static_cast<uint64_t>(hi)));
-  return static_cast<size_t>(d);
-}
-
-bool absent(const Napi::Value& v) { return v.IsNull() || v.IsUndefined(); }
-
 DType ternary_dtype(const Napi::Value& v, const char* fn) {
   const size_t id = size_arg(v, fn, "dtype", 0, 255);
   if (id != static_cast<size_t>(DType::tq1_0) && id != static_cast<size_t>(DType::tq2_0) &&
@@ -273,24 +260,15 @@ Napi::Value Kernels(const Napi::CallbackInfo& info) {
   return o;
 }
 
-template <Napi::Value (*F)(const Napi::CallbackInfo&, bool), bool Async>
-Napi::Value Bind(const Napi::CallbackInfo& info) {
-  return F(info, Async);
-}
-
 }  // namespace
 
 void InitTernary(Napi::Env env, Napi::Object exports) {
-  BF_EXPORT(exports, "ternaryQuantizeSync", (Bind<Quantize, false>));
-  BF_EXPORT(exports, "ternaryQuantize", (Bind<Quantize, true>));
-  BF_EXPORT(exports, "ternaryDequantizeSync", (Bind<Dequantize, false>));
-  BF_EXPORT(exports, "ternaryDequantize", (Bind<Dequantize, true>));
-  BF_EXPORT(exports, "ternaryPackSync", (Bind<Pack, false>));
-  BF_EXPORT(exports, "ternaryPack", (Bind<Pack, true>));
+  BF_EXPORT_PAIR(exports, "ternaryQuantize", Quantize);
+  BF_EXPORT_PAIR(exports, "ternaryDequantize", Dequantize);
+  BF_EXPORT_PAIR(exports, "ternaryPack", Pack);
   BF_EXPORT(exports, "freeTernaryPacked", FreePacked);
   BF_EXPORT(exports, "ternaryPackedBytes", PackedBytes);
-  BF_EXPORT(exports, "ternaryMatmulSync", (Bind<Matmul, false>));
-  BF_EXPORT(exports, "ternaryMatmul", (Bind<Matmul, true>));
+  BF_EXPORT_PAIR(exports, "ternaryMatmul", Matmul);
   BF_EXPORT(exports, "ternaryTuneLookup", TuneLookup);
   BF_EXPORT(exports, "ternaryTuneLoad", TuneLoad);
   BF_EXPORT(exports, "ternaryTuneClear", TuneClear);
