@@ -15,10 +15,7 @@
  *
  * Block (--block): the integer-only transformer block against its float64 twin (lib/model/int-block.ts).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import path from 'node:path';
-import { packageRoot } from '../binding.js';
 import {
   addRescaleSync,
   dyadicFloatSync,
@@ -43,6 +40,7 @@ import {
 import { cpuFeatures, getThreads, kernelChoices, setThreads } from '../runtime.js';
 import { floatOpModel } from './onnx.js';
 import { compareIntBlock, type BlockComparison } from '../model/int-block.js';
+import { loadOrt, writeBenchJson } from './bench-util.js';
 
 export interface AccuracyRow {
   op: string;
@@ -222,16 +220,6 @@ export function dyadicAccuracy(): AccuracyRow[] {
   return rows;
 }
 
-type Ort = typeof import('onnxruntime-node');
-async function loadOrt(): Promise<Ort | null> {
-  try {
-    const mod = (await import('onnxruntime-node')) as Ort & { default?: Ort };
-    return mod.default ?? mod;
-  } catch {
-    return null;
-  }
-}
-
 async function eps(elements: number, runs: number, minMs: number, call: () => unknown): Promise<number> {
   await call();
   const v: number[] = [];
@@ -389,8 +377,5 @@ export function formatBenchDyadic(r: BenchDyadicResult): string {
 }
 
 export function writeBenchDyadic(r: BenchDyadicResult, file?: string): string {
-  const fl = file ?? path.join(packageRoot, 'bench', 'results', `dyadic-${r.date.slice(0, 10)}.json`);
-  mkdirSync(path.dirname(fl), { recursive: true });
-  writeFileSync(fl, JSON.stringify(r, null, 2) + '\n');
-  return fl;
+  return writeBenchJson('dyadic', r, file);
 }

@@ -9,16 +9,14 @@
  * GEMM uses 2 copies (compute bound; packed, as a GEMM user would). onnxruntime gets the same rotation
  * (one session per copy).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import path from 'node:path';
-import { packageRoot } from '../binding.js';
 import { matmulInfo, matmulSync, packSync } from '../ops/matmul.js';
 import { quantize } from '../ops/quantize.js';
 import { measureRoofline, type Roofline } from '../roofline.js';
 import { cpuFeatures, getThreads, setThreads } from '../runtime.js';
 import { QTensor, type MatmulDType } from '../tensor.js';
 import { matMulIntegerModel, matMulNBitsModel } from './onnx.js';
+import { median, randomF32, loadOrt, writeBenchJson } from './bench-util.js';
 
 export interface BenchMatmulOptions {
   quick: boolean;
@@ -68,22 +66,6 @@ const SHAPES: [number, number][] = [
 ];
 const MS = [1, 8, 32, 128, 512];
 
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
-function randomF32(n: number, seed: number): Float32Array {
-  const x = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return x;
-}
-
 /** A distinct copy of w (same values, its own memory). */
 function cloneQ(w: QTensor): QTensor {
   const [n, k] = w.shape;
@@ -97,16 +79,6 @@ function cloneQ(w: QTensor): QTensor {
       return QTensor.fromMatMulNBits({ B: w.data.slice(), scales: w.scales!.slice(), n, k, blockSize: w.group! });
     default:
       throw new RangeError(`bench matmul: dtype ${w.dtype} is not benchmarked`);
-  }
-}
-
-type Ort = typeof import('onnxruntime-node');
-async function loadOrt(): Promise<Ort | null> {
-  try {
-    const mod = (await import('onnxruntime-node')) as Ort & { default?: Ort };
-    return mod.default ?? mod;
-  } catch {
-    return null;
   }
 }
 
@@ -253,8 +225,5 @@ export function formatBenchMatmul(r: BenchMatmulResult): string {
 }
 
 export function writeBenchMatmul(r: BenchMatmulResult, file?: string): string {
-  const f = file ?? path.join(packageRoot, 'bench', 'results', `matmul-${r.date.slice(0, 10)}.json`);
-  mkdirSync(path.dirname(f), { recursive: true });
-  writeFileSync(f, JSON.stringify(r, null, 2) + '\n');
-  return f;
+  return writeBenchJson('matmul', r, file);
 }

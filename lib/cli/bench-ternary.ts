@@ -17,16 +17,14 @@
  * lookups (low / high byte) per group -> 1.5 per int8 lane op); it is a statement of the kernel's
  * design, printed beside the measured GOPS so its effect on the int8-peak ratio can be read.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import path from 'node:path';
-import { packageRoot } from '../binding.js';
 import { matmulInfo, matmulSync, packSync } from '../ops/matmul.js';
 import { quantize } from '../ops/quantize.js';
 import { ternaryKernels, ternaryTune } from '../ops/ternary.js';
 import { measureRoofline, type Roofline } from '../roofline.js';
 import { cpuFeatures, getThreads, setThreads } from '../runtime.js';
 import { QTensor } from '../tensor.js';
+import { median, randomF32, writeBenchJson } from './bench-util.js';
 
 export interface BenchTernaryOptions {
   quick: boolean;
@@ -79,22 +77,6 @@ const SHAPES: [number, number][] = [
   [11008, 4096],
 ];
 const MS = [1, 8, 128, 512];
-
-function median(a: number[]): number {
-  const s = [...a].sort((x, y) => x - y);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h]! : (s[h - 1]! + s[h]!) / 2;
-}
-
-function randomF32(n: number, seed: number): Float32Array {
-  const x = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = (s / 2 ** 32) * 2 - 1;
-  }
-  return x;
-}
 
 function timeCalls(copies: number, reps: number, call: (c: number) => unknown): number {
   for (let c = 0; c < copies; c++) call(c);
@@ -244,8 +226,5 @@ export function formatBenchTernary(r: BenchTernaryResult): string {
 }
 
 export function writeBenchTernary(r: BenchTernaryResult, file?: string): string {
-  const f = file ?? path.join(packageRoot, 'bench', 'results', `ternary-${r.date.slice(0, 10)}.json`);
-  mkdirSync(path.dirname(f), { recursive: true });
-  writeFileSync(f, JSON.stringify(r, null, 2) + '\n');
-  return f;
+  return writeBenchJson('ternary', r, file);
 }
