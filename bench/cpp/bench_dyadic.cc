@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bitflash/dyadic.h"
+#include "bitflash/dyadic-float.h"
 #include "bitflash/isa.h"
 
 using namespace bitflash;
@@ -164,97 +165,14 @@ void accuracy() {
 }
 
 // ------------------------------------------------------------------ AVX2 float counterparts
-#define F_AVX2 __attribute__((target("avx2,fma")))
-// exp(x) for x in [-87, 88]: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial (Cephes), 2^n via the exponent.
-F_AVX2 inline __m256 exp_ps(__m256 x) {
-  x = _mm256_max_ps(_mm256_min_ps(x, _mm256_set1_ps(88.0f)), _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-}
-F_AVX2 inline float hmax(__m256 v) {
-  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_max_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-F_AVX2 inline float hsum(__m256 v) {
-  __m128 m = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  m = _mm_add_ps(m, _mm_movehl_ps(m, m));
-  m = _mm_add_ss(m, _mm_movehdup_ps(m));
-  return _mm_cvtss_f32(m);
-}
-// (n multiple of 8 everywhere below)
-F_AVX2 void softmax_f32(const float* x, size_t rows, size_t cols, float* y) {
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    __m256 m = _mm256_set1_ps(-INFINITY);
-    for (size_t j = 0; j < cols; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(xr + j));
-    const __m256 vm = _mm256_set1_ps(hmax(m));
-    __m256 s = _mm256_setzero_ps();
-    for (size_t j = 0; j < cols; j += 8) {
-      const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), vm));
-      _mm256_storeu_ps(yr + j, e);
-      s = _mm256_add_ps(s, e);
-    }
-    const __m256 inv = _mm256_set1_ps(1.0f / hsum(s));
-    for (size_t j = 0; j < cols; j += 8) _mm256_storeu_ps(yr + j, _mm256_mul_ps(_mm256_loadu_ps(yr + j), inv));
-  }
-}
-// GELU, tanh form: 0.5 x (1 + tanh(u)), u = sqrt(2/pi)(x + 0.044715 x^3), tanh(u) = 1 - 2/(exp(2u) + 1)
-F_AVX2 void gelu_f32(const float* x, size_t n, float* y) {
-  const __m256 c0 = _mm256_set1_ps(2.0f * 0.7978845608f), c1 = _mm256_set1_ps(0.044715f), one = _mm256_set1_ps(1.0f);
-  for (size_t i = 0; i < n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    const __m256 u2 = _mm256_mul_ps(c0, _mm256_fmadd_ps(_mm256_mul_ps(c1, v), _mm256_mul_ps(v, v), v));
-    const __m256 e = exp_ps(u2);
-    // 0.5 x (1 + tanh) = x * e / (e + 1)
-    _mm256_storeu_ps(y + i, _mm256_div_ps(_mm256_mul_ps(v, e), _mm256_add_ps(e, one)));
-  }
-}
-F_AVX2 void silu_f32(const float* x, size_t n, float* y) {
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  for (size_t i = 0; i < n; i += 8) {
-    const __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(y + i, _mm256_div_ps(v, _mm256_add_ps(one, exp_ps(_mm256_sub_ps(zero, v)))));
-  }
-}
-F_AVX2 void exp_f32(const float* x, size_t n, float* y) {
-  for (size_t i = 0; i < n; i += 8) _mm256_storeu_ps(y + i, exp_ps(_mm256_loadu_ps(x + i)));
-}
-F_AVX2 void add_f32(const float* a, const float* b, size_t n, float* y) {
-  for (size_t i = 0; i < n; i += 8) _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i)));
-}
-F_AVX2 void norm_f32(const float* x, size_t rows, size_t cols, const float* g, const float* b, bool center, float* y) {
-  for (size_t r = 0; r < rows; r++) {
-    const float* xr = x + r * cols;
-    float* yr = y + r * cols;
-    __m256 s = _mm256_setzero_ps(), q = _mm256_setzero_ps();
-    for (size_t j = 0; j < cols; j += 8) {
-      const __m256 v = _mm256_loadu_ps(xr + j);
-      s = _mm256_add_ps(s, v);
-      q = _mm256_fmadd_ps(v, v, q);
-    }
-    const float mean = center ? hsum(s) / cols : 0.0f;
-    const float var = hsum(q) / cols - mean * mean;
-    const __m256 vm = _mm256_set1_ps(mean), rs = _mm256_set1_ps(1.0f / std::sqrt(var + 1e-5f));
-    for (size_t j = 0; j < cols; j += 8) {
-      const __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(xr + j), vm), rs);
-      _mm256_storeu_ps(yr + j, center ? _mm256_fmadd_ps(v, _mm256_loadu_ps(g + j), _mm256_loadu_ps(b + j))
-                                      : _mm256_mul_ps(v, _mm256_loadu_ps(g + j)));
-    }
-  }
-}
+// The f32 baselines are the project's own (cpp/kernels/avx2/dyadic-float--avx2.cc), the same code the
+// JS benchmark calls.
+using bitflash::add_f32__avx2;
+using bitflash::exp_f32__avx2;
+using bitflash::gelu_f32__avx2;
+using bitflash::norm_f32__avx2;
+using bitflash::silu_f32__avx2;
+using bitflash::softmax_f32__avx2;
 
 // ------------------------------------------------------------------ throughput
 template <class F>
@@ -300,7 +218,7 @@ void throughput() {
     const AddParams p = add_prepare(0.05, 0, 0.05, 0, 0.1, 0);
     const auto k = add_rescale_kernel();
     trow("add (residual)", k.name, median_eps(n, [&] { k.fn(xi.data(), bi.data(), n, p, yi.data()); }),
-         median_eps(n, [&] { add_f32(xf.data(), bf.data(), n, yf.data()); }));
+         median_eps(n, [&] { add_f32__avx2(xf.data(), bf.data(), n, yf.data()); }));
   }
   {
     const auto k = requantize_kernel();
@@ -310,33 +228,33 @@ void throughput() {
     std::vector<float> accf(n);
     for (size_t i = 0; i < n; i++) accf[i] = static_cast<float>(acc[i]);
     trow("requantize (f32: a+a)", k.name, median_eps(n, [&] { k.fn(acc.data(), n, &d, false, 0, DType::i8, yi.data()); }),
-         median_eps(n, [&] { add_f32(accf.data(), accf.data(), n, yf.data()); }));
+         median_eps(n, [&] { add_f32__avx2(accf.data(), accf.data(), n, yf.data()); }));
   }
   for (ExpMethod m : {ExpMethod::ibert_poly, ExpMethod::shift}) {
     const ExpParams p = exp_prepare(0.05, m);
     const auto k = i_exp_kernel();
     trow(m == ExpMethod::ibert_poly ? "i-exp I-BERT (i16->i32)" : "shift-exp I-ViT", k.name,
-         median_eps(n, [&] { k.fn(di.data(), n, p, ei.data()); }), median_eps(n, [&] { exp_f32(xf.data(), n, yf.data()); }));
+         median_eps(n, [&] { k.fn(di.data(), n, p, ei.data()); }), median_eps(n, [&] { exp_f32__avx2(xf.data(), n, yf.data()); }));
   }
   for (ExpMethod m : {ExpMethod::ibert_poly, ExpMethod::shift}) {
     const SoftmaxParams p = softmax_prepare(0.05, m);
     const auto k = softmax_kernel();
     trow(m == ExpMethod::ibert_poly ? "softmax I-BERT" : "Shiftmax I-ViT", k.name,
          median_eps(n, [&] { k.fn(xi.data(), rows, cols, p, yu.data()); }),
-         median_eps(n, [&] { softmax_f32(xf.data(), rows, cols, yf.data()); }));
+         median_eps(n, [&] { softmax_f32__avx2(xf.data(), rows, cols, yf.data()); }));
   }
   {
     const GeluParams p = gelu_prepare(0.05, 0.05, 0);
     const auto k = i_gelu_kernel();
     trow("i-GELU I-BERT", k.name, median_eps(n, [&] { k.fn(xi.data(), n, p, yi.data()); }),
-         median_eps(n, [&] { gelu_f32(xf.data(), n, yf.data()); }));
+         median_eps(n, [&] { gelu_f32__avx2(xf.data(), n, yf.data()); }));
     const SigmoidMulParams ps = sigmoid_mul_prepare(SigmoidAct::shift_gelu, 0.05, 0.05, 0);
     const auto ks = sigmoid_mul_kernel();
     trow("ShiftGELU I-ViT", ks.name, median_eps(n, [&] { ks.fn(xi.data(), n, ps, yi.data()); }),
-         median_eps(n, [&] { gelu_f32(xf.data(), n, yf.data()); }));
+         median_eps(n, [&] { gelu_f32__avx2(xf.data(), n, yf.data()); }));
     const SigmoidMulParams pl = sigmoid_mul_prepare(SigmoidAct::silu, 0.05, 0.05, 0);
     trow("SiLU", ks.name, median_eps(n, [&] { ks.fn(xi.data(), n, pl, yi.data()); }),
-         median_eps(n, [&] { silu_f32(xf.data(), n, yf.data()); }));
+         median_eps(n, [&] { silu_f32__avx2(xf.data(), n, yf.data()); }));
   }
   for (int ln = 1; ln >= 0; ln--) {
     NormPrepared np;
@@ -344,7 +262,7 @@ void throughput() {
     const auto k = norm_kernel();
     const NormParams p = np.params();
     trow(ln ? "LayerNorm" : "RMSNorm", k.name, median_eps(n, [&] { k.fn(xi.data(), rows, p, yi.data()); }),
-         median_eps(n, [&] { norm_f32(xf.data(), rows, cols, g.data(), b.data(), ln == 1, yf.data()); }));
+         median_eps(n, [&] { norm_f32__avx2(xf.data(), rows, cols, g.data(), b.data(), ln == 1, yf.data()); }));
   }
 }
 

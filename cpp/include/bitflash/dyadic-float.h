@@ -1,6 +1,6 @@
 // Float (f32, AVX2 + FMA) counterparts of the dyadic integer ops, for benchmarks only: the
-// throughput baseline `bitflash bench dyadic` compares the integer kernels against (the same code as
-// bench/cpp/bench_dyadic.cc). Not part of the public API; no accuracy contract beyond "a sound f32
+// throughput baseline `bitflash bench dyadic` and bench/cpp/bench_dyadic.cc compare the integer kernels
+// against. Not part of the public API; no accuracy contract beyond "a sound f32
 // implementation" (Cephes-style exp, tanh-form GELU). Every length must be a multiple of 8.
 #pragma once
 #include <cstddef>
