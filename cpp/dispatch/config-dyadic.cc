@@ -9,6 +9,7 @@ namespace bitflash {
 
 static const Variant<RequantizeFn> kRequantize[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "requantize__avx512", requantize__avx512},
     {Isa::avx2, "requantize__avx2", requantize__avx2},
 #endif
     {Isa::scalar, "requantize__ref", requantize__ref},

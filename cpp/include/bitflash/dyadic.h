@@ -92,6 +92,10 @@ void requantize__ref(const int32_t* in, size_t n, const Dyadic* mult, bool per_c
                      DType out_type, void* out);
 void requantize__avx2(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,
                       DType out_type, void* out);
+// AVX-512 (under avx512vnni): 16 lanes; a uniform multiplier with s >= 31 fuses SRDHM and the rounding
+// shift into one exact 64-bit computation; i8/u8 stored 64 at a time through saturating packs.
+void requantize__avx512(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,
+                        DType out_type, void* out);
 
 // =====================================================================================
 // Integer linear (reference only; the fused matmul epilogue uses the same requantize rule):
