@@ -338,6 +338,44 @@ TEST_CASE("LayerNorm / RMSNorm: every variant equals the reference on random row
         })) == kErrArg);
 }
 
+TEST_CASE("LayerNorm / RMSNorm: extreme rows and hand-made multipliers (s < 31, m = INT32_MIN, every shift) on every path") {
+  CapGuard g;
+  std::mt19937 rng(91);
+  for (int ln = 0; ln < 2; ln++) {
+    for (size_t cols : {size_t(1), size_t(15), size_t(64), size_t(65), size_t(300), size_t(4097)}) {
+      for (int variant = 0; variant < 3; variant++) {
+        // variant 0: every shift 31..62 (the fused path); 1: one column with s < 31; 2: one with m = INT32_MIN
+        std::vector<Dyadic> mult(cols);
+        std::vector<int32_t> bias(cols);
+        for (size_t j = 0; j < cols; j++) {
+          mult[j] = {static_cast<int32_t>(rng()), 31 + static_cast<int>(rng() % 32)};
+          bias[j] = static_cast<int32_t>(rng() % 301) - 150;
+        }
+        if (variant == 1) mult[cols / 2] = {static_cast<int32_t>(rng()), static_cast<int>(rng() % 31)};
+        if (variant == 2) mult[cols - 1] = {INT32_MIN, 31 + static_cast<int>(rng() % 32)};
+        const NormParams p{ln == 1, cols, mult.data(), bias.data()};
+        const size_t rows = 5;
+        std::vector<int8_t> x(rows * cols);
+        for (size_t j = 0; j < cols; j++) {
+          x[j] = static_cast<int8_t>(j & 1 ? 127 : -128);  // extreme alternation
+          x[cols + j] = -128;                                 // constant -128
+          x[2 * cols + j] = static_cast<int8_t>(j == 0 ? 127 : -128);
+          x[3 * cols + j] = static_cast<int8_t>(rng());
+          x[4 * cols + j] = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
+        }
+        std::vector<int8_t> want(x.size()), got(x.size());
+        norm__ref(x.data(), rows, p, want.data());
+        for (Isa isa : host_isas()) {
+          set_isa_cap(isa);
+          norm_kernel().fn(x.data(), rows, p, got.data());
+          REQUIRE_MESSAGE(want == got, "isa=" << std::string(isa_name(isa)) << " cols=" << cols << " ln=" << ln
+                                              << " variant=" << variant);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; the tables equal the references") {
   std::mt19937 rng(91);
   int8_t tab[256];
