@@ -120,6 +120,28 @@ TEST_CASE("add with rescale: exhaustive int8 pairs, every variant equals the ref
         })) == kErrArg);
 }
 
+TEST_CASE("add with rescale: hand-set output multipliers (every shift kind, m = INT32_MIN) on every path") {
+  CapGuard g;
+  std::mt19937 rng(5);
+  std::vector<int8_t> a(65536 + 70), b(65536 + 70);
+  for (int i = 0; i < 65536 + 70; i++) a[i] = static_cast<int8_t>(i & 255), b[i] = static_cast<int8_t>((i >> 8) * 7 + i);
+  for (int s : {0, 12, 30, 31, 32, 33, 40, 50, 62}) {
+    for (int mm = 0; mm < 3; mm++) {
+      AddParams p = add_prepare(0.02, 3, 0.07, -5, 0.08, 7);
+      p.y_mult = {mm == 0 ? INT32_MIN : mm == 1 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 4096) - 2048, s};
+      for (size_t n : {size_t(65536 + 70), size_t(63), size_t(64), size_t(65), size_t(130)}) {
+        std::vector<int8_t> want(n), got(n);
+        add_rescale__ref(a.data(), b.data(), n, p, want.data());
+        for (Isa isa : host_isas()) {
+          set_isa_cap(isa);
+          add_rescale_kernel().fn(a.data(), b.data(), n, p, got.data());
+          REQUIRE_MESSAGE(want == got, "isa=" << std::string(isa_name(isa)) << " s=" << s << " m=" << p.y_mult.m << " n=" << n);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("i-exp: exhaustive int16 d <= 0, both methods, every variant, accuracy vs exp") {
   CapGuard g;
   std::vector<int16_t> d(32769);
