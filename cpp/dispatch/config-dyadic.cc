@@ -24,6 +24,7 @@ static const Variant<AddFn> kAdd[] = {
 };
 static const Variant<ExpFn> kExp[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "i_exp__avx512", i_exp__avx512},
     {Isa::avx2, "i_exp__avx2", i_exp__avx2},
 #endif
     {Isa::scalar, "i_exp__ref", i_exp__ref},

@@ -175,6 +175,28 @@ TEST_CASE("i-exp: exhaustive int16 d <= 0, both methods, every variant, accuracy
   CHECK(std::string(code_of_throw([] { exp_prepare(100.0, ExpMethod::ibert_poly); })) == kErrArg);
 }
 
+TEST_CASE("i-exp: hand-set constants outside the 16-bit product fast paths, every variant, odd lengths") {
+  CapGuard g;
+  std::vector<int16_t> d(32769);
+  for (int i = 0; i <= 32768; i++) d[i] = static_cast<int16_t>(-i);
+  for (int variant = 0; variant < 3; variant++) {
+    ExpParams p = exp_prepare(0.1, ExpMethod::ibert_poly);
+    if (variant == 0) p.b_int = 0x3ffe;            // u may be negative: no vpmaddwd for u * u
+    if (variant == 1) p.b_int = 0x3fff;            // the smallest b_int the fast path takes
+    if (variant == 2) p.b_int = 32767, p.c_int = 0;  // the largest (u * u < 2^30)
+    std::vector<int32_t> want(d.size()), got(d.size());
+    i_exp__ref(d.data(), d.size(), p, want.data());
+    for (Isa isa : host_isas()) {
+      set_isa_cap(isa);
+      for (size_t n : {d.size(), size_t(1), size_t(15), size_t(17), size_t(33)}) {
+        i_exp_kernel().fn(d.data(), n, p, got.data());
+        REQUIRE_MESSAGE(std::equal(want.begin(), want.begin() + n, got.begin()),
+                        "isa=" << std::string(isa_name(isa)) << " variant=" << variant << " n=" << n);
+      }
+    }
+  }
+}
+
 TEST_CASE("softmax: every variant equals the reference on random rows; accuracy vs float64") {
   CapGuard g;
   std::mt19937 rng(31);

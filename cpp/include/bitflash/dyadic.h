@@ -152,6 +152,8 @@ void i_exp(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 using ExpFn = void (*)(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 void i_exp__ref(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 void i_exp__avx2(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
+// AVX-512 (under avx512vnni): 16 lanes, the products by vpmaddwd when their factors fit 16 bits.
+void i_exp__avx512(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 
 // Softmax over each row of int8 scores (scale in_scale) -> u8 probabilities with scale 1/256:
 // e_j = i-exp(x_j - max), S = sum e_j (64-bit), factor = S < 2^31 ? floor((2^31 - 1) / S) : 0 (one
