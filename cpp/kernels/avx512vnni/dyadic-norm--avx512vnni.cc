@@ -60,6 +60,7 @@ inline void row_stats(const int8_t* xr, size_t n, int32_t* s, int64_t* q) {
 // integer as the two-step rule. The per-column constants are laid out once per call, 16 columns a block.
 struct ColBlock {
   __m512i me, mo, ce, co, c2e, c2o, she, sho, bias;
+  __m512i bias16;  // even blocks b: packs_epi32(bias of b, bias of b + 1), the layout of the packed outputs
 };
 void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
   const size_t n = p.cols, nb = (n + 15) / 16;
@@ -89,7 +90,13 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
     cb.she = _mm512_load_si512(v[6]), cb.sho = _mm512_load_si512(v[7]);
     cb.bias = _mm512_load_si512(bias);
   }
+  // 64 columns a step through saturating packs when every |bias| <= 32000: sat8(sat16(y) + bias) equals
+  // sat8(clamp(y, +-2^24) + bias), since any y that saturates 16 bits stays beyond the int8 range
+  bool pack = true;
+  for (size_t j = 0; j < n && pack; j++) pack = p.bias[j] >= -32000 && p.bias[j] <= 32000;
+  for (size_t b = 0; b + 1 < nb; b += 2) tl[b].bias16 = _mm512_packs_epi32(tl[b].bias, tl[b + 1].bias);
   const ColBlock* cbs = tl.data();
+  const __m512i pidx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const __m512i big = _mm512_set1_epi32(1 << 24), nbig = _mm512_set1_epi32(-(1 << 24));
   const __m512i b31 = _mm512_set1_epi64(int64_t(1) << 31);
   const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
@@ -108,11 +115,10 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
     const __m512i vf = _mm512_set1_epi32(static_cast<int32_t>(f));  // f < 2^31
     const __m128i vk = _mm_cvtsi32_si128(k);
     const __m512i vcn = _mm512_set1_epi32(cn), vs = _mm512_set1_epi32(s);
-    for (size_t b = 0; b < nb; b++) {
+    // y (before the bias) for the 16 columns of block b; m masks the row's end
+    auto block = [&](size_t b, __mmask16 m) {
       const ColBlock& cb = cbs[b];
-      const size_t j = b * 16, left = n - j;
-      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
-      __m512i c = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, xr + j));
+      __m512i c = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, xr + b * 16));
       if (p.center) c = _mm512_sub_epi32(_mm512_mullo_epi32(c, vcn), vs);
       const __m512i re = _mm512_sra_epi64(_mm512_mul_epi32(c, vf), vk);
       const __m512i ro = _mm512_sra_epi64(_mm512_mul_epi32(_mm512_srli_epi64(c, 32), vf), vk);
@@ -120,9 +126,22 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
       __m512i po = _mm512_add_epi64(_mm512_mul_epi32(ro, cb.mo), cb.co);
       pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, cb.c2e), pe, b31);
       po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, cb.c2o), po, b31);
-      const __m512i yv = _mm512_permutex2var_epi32(_mm512_srav_epi64(pe, cb.she), idx, _mm512_srav_epi64(po, cb.sho));
-      const __m512i o = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(yv, nbig), big), cb.bias);
-      _mm_mask_storeu_epi8(yr + j, m, _mm512_cvtsepi32_epi8(o));  // saturating: the clamp to [-128, 127]
+      return _mm512_permutex2var_epi32(_mm512_srav_epi64(pe, cb.she), idx, _mm512_srav_epi64(po, cb.sho));
+    };
+    size_t b = 0;
+    if (pack) {
+      for (; (b + 4) * 16 <= n; b += 4) {
+        const __m512i y0 = block(b, 0xffff), y1 = block(b + 1, 0xffff), y2 = block(b + 2, 0xffff), y3 = block(b + 3, 0xffff);
+        const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(y0, y1), cbs[b].bias16);
+        const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(y2, y3), cbs[b + 2].bias16);
+        _mm512_storeu_si512(yr + b * 16, _mm512_permutexvar_epi32(pidx, _mm512_packs_epi16(ab, cd)));
+      }
+    }
+    for (; b < nb; b++) {
+      const size_t left = n - b * 16;
+      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+      const __m512i o = _mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(block(b, m), nbig), big), cbs[b].bias);
+      _mm_mask_storeu_epi8(yr + b * 16, m, _mm512_cvtsepi32_epi8(o));  // saturating: the clamp to [-128, 127]
     }
   }
 }
