@@ -29,6 +29,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "bitflash/dispatch.h"
 #include "bitflash/dtypes.h"
@@ -117,6 +118,11 @@ struct AddParams {
   // term takes 256 values, built by add_prepare with the scalar core (used by add_rescale__avx512; the
   // fields above must not be changed after add_prepare).
   int32_t ta[256], tb[256];
+  // The whole op as a table: yab[uint8_t(a) * 256 + uint8_t(b)] = add_rescale__ref's output for the pair
+  // (65536 bytes + 4 of padding for dword gathers), built by add_prepare; add_rescale__avx512 gathers it
+  // (one gather per 16 outputs instead of two gathers and a dyadic multiply). Shared so copies stay
+  // cheap; nullptr (or any field changed after add_prepare: reset it then) means compute.
+  std::shared_ptr<const int8_t> yab;
 };
 AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp, double y_scale, int32_t y_zp);
 void add_rescale(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);

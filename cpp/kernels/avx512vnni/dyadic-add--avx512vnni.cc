@@ -111,6 +111,19 @@ static void add_general(const int8_t* a, const int8_t* b, size_t n, const AddPar
 }
 
 void add_rescale__avx512(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y) {
+  if (p.yab) {  // the pair table: index a * 256 + b (as bytes), a dword gather at byte scale, low byte kept
+    const int8_t* tab = p.yab.get();
+    size_t i = 0;
+    for (; i < n; i += 16) {
+      const size_t left = n - i;
+      const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+      const __m512i ia = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, a + i));
+      const __m512i ib = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(m, b + i));
+      const __m512i v = _mm512_i32gather_epi32(_mm512_or_si512(_mm512_slli_epi32(ia, 8), ib), tab, 1);
+      _mm_mask_storeu_epi8(y + i, m, _mm512_cvtepi32_epi8(v));
+    }
+    return;
+  }
   if (p.y_mult.s >= 31 && p.y_mult.m != INT32_MIN) {
     if (p.y_mult.s == 31) add_fused<true>(a, b, n, p, y);
     else add_fused<false>(a, b, n, p, y);
