@@ -40,8 +40,8 @@ inline __m512i mul_dyadic16(__m512i x, __m512i m, __m512i l, __m512i k) {
 
 // The fused uniform rule (see the top): K0 = (k == 0).
 struct Fused {
-  __m512i m, c, c2, b31;
-  __m128i sh_even, sh_odd;  // 31 + k; k - 1 (odd lanes: the result lands in the high dword)
+  __m512i m, c, c2, b31, hidx;
+  __m128i sh_even, sh_odd;  // 31 + k; k - 1 (the shift of the high dwords)
 };
 template <bool K0>
 inline __m512i fused16(__m512i x, const Fused& f) {
@@ -51,7 +51,9 @@ inline __m512i fused16(__m512i x, const Fused& f) {
   // pe = p + 2^(30+k): p < 0 exactly when pe < 2^(30+k)
   const __m512i te = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, f.c2), pe, f.b31);
   const __m512i to = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, f.c2), po, f.b31);
-  return _mm512_mask_blend_epi32(0xAAAA, _mm512_sra_epi64(te, f.sh_even), _mm512_sra_epi64(to, f.sh_odd));
+  // y = floor(t / 2^(31+k)) = (high dword of t) >> (k - 1): the low dword adds less than one unit
+  const __m512i hi = _mm512_permutex2var_epi32(te, f.hidx, to);
+  return _mm512_sra_epi32(hi, f.sh_odd);
 }
 
 // 64 int32 already reduced by the rule -> 64 bytes: sat16, + zp saturating, sat8 (or u8), lane order fixed.
@@ -106,6 +108,7 @@ void requantize__avx512(const int32_t* in, size_t n, const Dyadic* mult, bool pe
     f.b31 = _mm512_set1_epi64(int64_t(1) << 31);
     f.sh_even = _mm_cvtsi32_si128(31 + k);
     f.sh_odd = _mm_cvtsi32_si128(k == 0 ? 0 : k - 1);
+    f.hidx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
     if (k == 0) run(in, n, zero_point, out_type, out, [&](__m512i x, size_t) { return fused16<true>(x, f); });
     else run(in, n, zero_point, out_type, out, [&](__m512i x, size_t) { return fused16<false>(x, f); });
     return;
