@@ -388,9 +388,9 @@ TEST_CASE("LayerNorm / RMSNorm: extreme rows and hand-made multipliers (s < 31, 
   std::mt19937 rng(91);
   for (int ln = 0; ln < 2; ln++) {
     for (size_t cols : {size_t(1), size_t(15), size_t(64), size_t(65), size_t(300), size_t(4097)}) {
-      for (int variant = 0; variant < 5; variant++) {
+      for (int variant = 0; variant < 6; variant++) {
         // variant 0: every shift 31..62 (the fused path); 1: one column with s < 31; 2: one with m = INT32_MIN;
-        // 3, 4: a bias beyond the 16-bit packed store (+40000, -2000000)
+        // 3, 4: a bias beyond the 16-bit packed store (+40000, -2000000); 5: every s >= 32
         std::vector<Dyadic> mult(cols);
         std::vector<int32_t> bias(cols);
         for (size_t j = 0; j < cols; j++) {
@@ -401,6 +401,8 @@ TEST_CASE("LayerNorm / RMSNorm: extreme rows and hand-made multipliers (s < 31, 
         if (variant == 2) mult[cols - 1] = {INT32_MIN, 31 + static_cast<int>(rng() % 32)};
         if (variant == 3) bias[0] = 40000;
         if (variant == 4) bias[cols - 1] = -2000000;
+        if (variant == 5)  // every shift >= 32 (the high-dword form), random multipliers of both signs
+          for (auto& d : mult) d.s = 32 + static_cast<int>(rng() % 31);
         const NormParams p{ln == 1, cols, mult.data(), bias.data()};
         const size_t rows = 5;
         std::vector<int8_t> x(rows * cols);

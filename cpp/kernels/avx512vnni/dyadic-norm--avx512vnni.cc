@@ -60,6 +60,7 @@ inline void row_stats(const int8_t* xr, size_t n, int32_t* s, int64_t* q) {
 // integer as the two-step rule. The per-column constants are laid out once per call, 16 columns a block.
 struct ColBlock {
   __m512i me, mo, ce, co, c2e, c2o, she, sho, bias;
+  __m512i sh32;    // k_j - 1 per column (used when every k_j >= 1)
   __m512i bias16;  // even blocks b: packs_epi32(bias of b, bias of b + 1), the layout of the packed outputs
 };
 void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
@@ -68,7 +69,7 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
   if (tl.size() < nb) tl.resize(nb);
   for (size_t b = 0; b < nb; b++) {
     alignas(64) int64_t v[8][8];  // me, mo, ce, co, c2e, c2o, she, sho
-    alignas(64) int32_t bias[16];
+    alignas(64) int32_t bias[16], sh32[16];
     for (int i = 0; i < 16; i++) {
       const size_t j = b * 16 + i;
       int64_t m = 0, c = 0, c2 = INT64_MIN, sh = 31;
@@ -82,6 +83,7 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
       const int o = i & 1;
       v[0 + o][i / 2] = m, v[2 + o][i / 2] = c, v[4 + o][i / 2] = c2, v[6 + o][i / 2] = sh;
       bias[i] = j < n ? p.bias[j] : 0;
+      sh32[i] = static_cast<int32_t>(sh - 32 < 0 ? 0 : sh - 32);
     }
     ColBlock& cb = tl[b];
     cb.me = _mm512_load_si512(v[0]), cb.mo = _mm512_load_si512(v[1]);
@@ -89,12 +91,18 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
     cb.c2e = _mm512_load_si512(v[4]), cb.c2o = _mm512_load_si512(v[5]);
     cb.she = _mm512_load_si512(v[6]), cb.sho = _mm512_load_si512(v[7]);
     cb.bias = _mm512_load_si512(bias);
+    cb.sh32 = _mm512_load_si512(sh32);
   }
   // 64 columns a step through saturating packs when every |bias| <= 32000: sat8(sat16(y) + bias) equals
   // sat8(clamp(y, +-2^24) + bias), since any y that saturates 16 bits stays beyond the int8 range
   bool pack = true;
   for (size_t j = 0; j < n && pack; j++) pack = p.bias[j] >= -32000 && p.bias[j] <= 32000;
   for (size_t b = 0; b + 1 < nb; b += 2) tl[b].bias16 = _mm512_packs_epi32(tl[b].bias, tl[b + 1].bias);
+  // every k_j >= 1 (s_j >= 32; the padding columns have m = 0, any shift gives 0): y_j = floor(t / 2^(31+k_j))
+  // is the high dword of t shifted right by k_j - 1 (the low dword adds less than one unit)
+  bool hi32 = true;
+  for (size_t j = 0; j < n && hi32; j++) hi32 = p.mult[j].s >= 32;
+  const __m512i hidx = _mm512_setr_epi32(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
   const ColBlock* cbs = tl.data();
   const __m512i pidx = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const __m512i big = _mm512_set1_epi32(1 << 24), nbig = _mm512_set1_epi32(-(1 << 24));
@@ -126,6 +134,7 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
       __m512i po = _mm512_add_epi64(_mm512_mul_epi32(ro, cb.mo), cb.co);
       pe = _mm512_mask_sub_epi64(pe, _mm512_cmplt_epi64_mask(pe, cb.c2e), pe, b31);
       po = _mm512_mask_sub_epi64(po, _mm512_cmplt_epi64_mask(po, cb.c2o), po, b31);
+      if (hi32) return _mm512_srav_epi32(_mm512_permutex2var_epi32(pe, hidx, po), cb.sh32);
       return _mm512_permutex2var_epi32(_mm512_srav_epi64(pe, cb.she), idx, _mm512_srav_epi64(po, cb.sho));
     };
     size_t b = 0;
