@@ -9,6 +9,7 @@ namespace bitflash {
 
 static const Variant<RequantizeFn> kRequantize[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "requantize__avx512", requantize__avx512},
     {Isa::avx2, "requantize__avx2", requantize__avx2},
 #endif
     {Isa::scalar, "requantize__ref", requantize__ref},
@@ -23,6 +24,7 @@ static const Variant<AddFn> kAdd[] = {
 };
 static const Variant<ExpFn> kExp[] = {
 #if defined(__x86_64__)
+    {Isa::avx512vnni, "i_exp__avx512", i_exp__avx512},
     {Isa::avx2, "i_exp__avx2", i_exp__avx2},
 #endif
     {Isa::scalar, "i_exp__ref", i_exp__ref},

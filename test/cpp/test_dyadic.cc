@@ -244,6 +244,24 @@ TEST_CASE("requantize: every variant equals the reference bit for bit") {
         }
       }
     }
+    // every shift with a uniform multiplier (the fused SRDHM + rounding-shift path for s >= 31),
+    // lengths around the 64-element step
+    for (int s = 0; s <= 62; s++) {
+      for (DType t : {DType::i8, DType::u8, DType::i16}) {
+        for (size_t n : {size_t(1), size_t(63), size_t(64), size_t(129), size_t(1000)}) {
+          std::vector<int32_t> in(n);
+          for (size_t i = 0; i < n; i++) in[i] = rand_i32(static_cast<int>(rng()));
+          Dyadic d = rand_dy();
+          d.s = s;
+          const int32_t zp = t == DType::u8 ? static_cast<int32_t>(rng() % 256) : static_cast<int32_t>(rng() % 256) - 128;
+          std::vector<int16_t> want(n), got(n);
+          requantize__ref(in.data(), n, &d, false, zp, t, want.data());
+          k(in.data(), n, &d, false, zp, t, got.data());
+          REQUIRE_MESSAGE(std::memcmp(want.data(), got.data(), n * (t == DType::i16 ? 2 : 1)) == 0,
+                          "isa=" << isa_name(isa) << " s=" << s << " m=" << d.m << " n=" << n);
+        }
+      }
+    }
     // the op over a big per-channel tensor (split over the pool)
     const size_t rows = 300, ch = 777;
     std::vector<int32_t> in(rows * ch);

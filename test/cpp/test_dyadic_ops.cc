@@ -120,6 +120,29 @@ TEST_CASE("add with rescale: exhaustive int8 pairs, every variant equals the ref
         })) == kErrArg);
 }
 
+TEST_CASE("add with rescale: hand-set output multipliers (every shift kind, m = INT32_MIN) on every path") {
+  CapGuard g;
+  std::mt19937 rng(5);
+  std::vector<int8_t> a(65536 + 70), b(65536 + 70);
+  for (int i = 0; i < 65536 + 70; i++) a[i] = static_cast<int8_t>(i & 255), b[i] = static_cast<int8_t>((i >> 8) * 7 + i);
+  for (int s : {0, 12, 30, 31, 32, 33, 40, 50, 62}) {
+    for (int mm = 0; mm < 3; mm++) {
+      AddParams p = add_prepare(0.02, 3, 0.07, -5, 0.08, 7);
+      p.y_mult = {mm == 0 ? INT32_MIN : mm == 1 ? static_cast<int32_t>(rng()) : static_cast<int32_t>(rng() % 4096) - 2048, s};
+      p.yab = nullptr;  // a field changed after add_prepare: the pair table no longer applies
+      for (size_t n : {size_t(65536 + 70), size_t(63), size_t(64), size_t(65), size_t(130)}) {
+        std::vector<int8_t> want(n), got(n);
+        add_rescale__ref(a.data(), b.data(), n, p, want.data());
+        for (Isa isa : host_isas()) {
+          set_isa_cap(isa);
+          add_rescale_kernel().fn(a.data(), b.data(), n, p, got.data());
+          REQUIRE_MESSAGE(want == got, "isa=" << std::string(isa_name(isa)) << " s=" << s << " m=" << p.y_mult.m << " n=" << n);
+        }
+      }
+    }
+  }
+}
+
 TEST_CASE("i-exp: exhaustive int16 d <= 0, both methods, every variant, accuracy vs exp") {
   CapGuard g;
   std::vector<int16_t> d(32769);
@@ -151,6 +174,28 @@ TEST_CASE("i-exp: exhaustive int16 d <= 0, both methods, every variant, accuracy
         })) == kErrArg);
   CHECK(std::string(code_of_throw([] { exp_prepare(-1.0, ExpMethod::shift); })) == kErrArg);
   CHECK(std::string(code_of_throw([] { exp_prepare(100.0, ExpMethod::ibert_poly); })) == kErrArg);
+}
+
+TEST_CASE("i-exp: hand-set constants outside the 16-bit product fast paths, every variant, odd lengths") {
+  CapGuard g;
+  std::vector<int16_t> d(32769);
+  for (int i = 0; i <= 32768; i++) d[i] = static_cast<int16_t>(-i);
+  for (int variant = 0; variant < 3; variant++) {
+    ExpParams p = exp_prepare(0.1, ExpMethod::ibert_poly);
+    if (variant == 0) p.b_int = 0x3ffe;            // u may be negative: no vpmaddwd for u * u
+    if (variant == 1) p.b_int = 0x3fff;            // the smallest b_int the fast path takes
+    if (variant == 2) p.b_int = 32767, p.c_int = 0;  // the largest (u * u < 2^30)
+    std::vector<int32_t> want(d.size()), got(d.size());
+    i_exp__ref(d.data(), d.size(), p, want.data());
+    for (Isa isa : host_isas()) {
+      set_isa_cap(isa);
+      for (size_t n : {d.size(), size_t(1), size_t(15), size_t(17), size_t(33)}) {
+        i_exp_kernel().fn(d.data(), n, p, got.data());
+        REQUIRE_MESSAGE(std::equal(want.begin(), want.begin() + n, got.begin()),
+                        "isa=" << std::string(isa_name(isa)) << " variant=" << variant << " n=" << n);
+      }
+    }
+  }
 }
 
 TEST_CASE("softmax: every variant equals the reference on random rows; accuracy vs float64") {
@@ -336,6 +381,49 @@ TEST_CASE("LayerNorm / RMSNorm: every variant equals the reference on random row
           int8_t x[8] = {0}, y[8];
           norm_int(x, 1, p, y);
         })) == kErrArg);
+}
+
+TEST_CASE("LayerNorm / RMSNorm: extreme rows and hand-made multipliers (s < 31, m = INT32_MIN, every shift) on every path") {
+  CapGuard g;
+  std::mt19937 rng(91);
+  for (int ln = 0; ln < 2; ln++) {
+    for (size_t cols : {size_t(1), size_t(15), size_t(64), size_t(65), size_t(300), size_t(4097)}) {
+      for (int variant = 0; variant < 6; variant++) {
+        // variant 0: every shift 31..62 (the fused path); 1: one column with s < 31; 2: one with m = INT32_MIN;
+        // 3, 4: a bias beyond the 16-bit packed store (+40000, -2000000); 5: every s >= 32
+        std::vector<Dyadic> mult(cols);
+        std::vector<int32_t> bias(cols);
+        for (size_t j = 0; j < cols; j++) {
+          mult[j] = {static_cast<int32_t>(rng()), 31 + static_cast<int>(rng() % 32)};
+          bias[j] = static_cast<int32_t>(rng() % 301) - 150;
+        }
+        if (variant == 1) mult[cols / 2] = {static_cast<int32_t>(rng()), static_cast<int>(rng() % 31)};
+        if (variant == 2) mult[cols - 1] = {INT32_MIN, 31 + static_cast<int>(rng() % 32)};
+        if (variant == 3) bias[0] = 40000;
+        if (variant == 4) bias[cols - 1] = -2000000;
+        if (variant == 5)  // every shift >= 32 (the high-dword form), random multipliers of both signs
+          for (auto& d : mult) d.s = 32 + static_cast<int>(rng() % 31);
+        const NormParams p{ln == 1, cols, mult.data(), bias.data()};
+        const size_t rows = 5;
+        std::vector<int8_t> x(rows * cols);
+        for (size_t j = 0; j < cols; j++) {
+          x[j] = static_cast<int8_t>(j & 1 ? 127 : -128);  // extreme alternation
+          x[cols + j] = -128;                                 // constant -128
+          x[2 * cols + j] = static_cast<int8_t>(j == 0 ? 127 : -128);
+          x[3 * cols + j] = static_cast<int8_t>(rng());
+          x[4 * cols + j] = static_cast<int8_t>(static_cast<int>(rng() % 3) - 1);
+        }
+        std::vector<int8_t> want(x.size()), got(x.size());
+        norm__ref(x.data(), rows, p, want.data());
+        for (Isa isa : host_isas()) {
+          set_isa_cap(isa);
+          norm_kernel().fn(x.data(), rows, p, got.data());
+          REQUIRE_MESSAGE(want == got, "isa=" << std::string(isa_name(isa)) << " cols=" << cols << " ln=" << ln
+                                              << " variant=" << variant);
+        }
+      }
+    }
+  }
 }
 
 TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; the tables equal the references") {

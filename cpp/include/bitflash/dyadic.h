@@ -29,6 +29,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "bitflash/dispatch.h"
 #include "bitflash/dtypes.h"
@@ -92,6 +93,10 @@ void requantize__ref(const int32_t* in, size_t n, const Dyadic* mult, bool per_c
                      DType out_type, void* out);
 void requantize__avx2(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,
                       DType out_type, void* out);
+// AVX-512 (under avx512vnni): 16 lanes; a uniform multiplier with s >= 31 fuses SRDHM and the rounding
+// shift into one exact 64-bit computation; i8/u8 stored 64 at a time through saturating packs.
+void requantize__avx512(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,
+                        DType out_type, void* out);
 
 // =====================================================================================
 // Integer linear (reference only; the fused matmul epilogue uses the same requantize rule):
@@ -113,6 +118,11 @@ struct AddParams {
   // term takes 256 values, built by add_prepare with the scalar core (used by add_rescale__avx512; the
   // fields above must not be changed after add_prepare).
   int32_t ta[256], tb[256];
+  // The whole op as a table: yab[uint8_t(a) * 256 + uint8_t(b)] = add_rescale__ref's output for the pair
+  // (65536 bytes + 4 of padding for dword gathers), built by add_prepare; add_rescale__avx512 gathers it
+  // (one gather per 16 outputs instead of two gathers and a dyadic multiply). Shared so copies stay
+  // cheap; nullptr (or any field changed after add_prepare: reset it then) means compute.
+  std::shared_ptr<const int8_t> yab;
 };
 AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp, double y_scale, int32_t y_zp);
 void add_rescale(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
@@ -148,6 +158,8 @@ void i_exp(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 using ExpFn = void (*)(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 void i_exp__ref(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 void i_exp__avx2(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
+// AVX-512 (under avx512vnni): 16 lanes, the products by vpmaddwd when their factors fit 16 bits.
+void i_exp__avx512(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 
 // Softmax over each row of int8 scores (scale in_scale) -> u8 probabilities with scale 1/256:
 // e_j = i-exp(x_j - max), S = sum e_j (64-bit), factor = S < 2^31 ? floor((2^31 - 1) / S) : 0 (one

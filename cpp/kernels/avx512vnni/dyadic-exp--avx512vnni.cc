@@ -1,0 +1,58 @@
+// i-exp on AVX-512 (F/BW under Isa::avx512vnni), bit-exact with i_exp__ref: exp_core on 16 lanes.
+// The two 32-bit products become one vpmaddwd each when their factors fit in 16 bits (checked per
+// call): d * mul with d in [-32768, 0] (its high word is 0 or -1) and 0 <= mul < 2^15 (the high word
+// of mul is 0, so the high-word product vanishes); u * u with 0 <= u < 2^15 (I-BERT: u = b_int -
+// (nt & 0x3fff), so b_int in [0x3fff, 2^15)). Otherwise vpmulld, the same integers.
+#include <immintrin.h>
+
+#include "bitflash/dyadic.h"
+
+namespace bitflash {
+namespace {
+template <bool MADD_D, bool MADD_U, bool SHIFT>
+void exp16(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
+  const __m512i dmin = _mm512_set1_epi32(p.d_min), mul = _mm512_set1_epi32(p.mul);
+  const __m512i b = _mm512_set1_epi32(p.b_int), c = _mm512_set1_epi32(p.c_int);
+  const __m512i m14 = _mm512_set1_epi32(0x3fff), m16 = _mm512_set1_epi32(0xffff);
+  const __m512i c14 = _mm512_set1_epi32(14), c31 = _mm512_set1_epi32(31), zero = _mm512_setzero_si512();
+  const __m512i k65536 = _mm512_set1_epi32(65536);
+  const __m128i g = _mm_cvtsi32_si128(p.g);
+  for (size_t i = 0; i < n; i += 16) {
+    const size_t left = n - i;
+    const __mmask16 m = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+    const __m512i v = _mm512_max_epi32(_mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(m, d + i)), dmin);
+    const __m512i t = _mm512_sra_epi32(MADD_D ? _mm512_madd_epi16(v, mul) : _mm512_mullo_epi32(v, mul), g);
+    __m512i r;
+    if (SHIFT) {
+      const __m512i t2 = _mm512_sub_epi32(_mm512_add_epi32(t, _mm512_srai_epi32(t, 1)), _mm512_srai_epi32(t, 4));
+      const __m512i nt = _mm512_sub_epi32(zero, t2);
+      const __m512i q = _mm512_min_epi32(_mm512_srai_epi32(nt, 16), c31);
+      const __m512i rr = _mm512_sub_epi32(zero, _mm512_and_si512(nt, m16));
+      r = _mm512_srav_epi32(_mm512_add_epi32(_mm512_srai_epi32(rr, 1), k65536), q);
+    } else {
+      const __m512i nt = _mm512_sub_epi32(zero, t);
+      const __m512i q = _mm512_srai_epi32(nt, 14);
+      const __m512i u = _mm512_sub_epi32(b, _mm512_and_si512(nt, m14));
+      const __m512i z = _mm512_add_epi32(MADD_U ? _mm512_madd_epi16(u, u) : _mm512_mullo_epi32(u, u), c);
+      r = _mm512_srav_epi32(z, _mm512_min_epi32(_mm512_add_epi32(q, c14), c31));
+    }
+    _mm512_mask_storeu_epi32(e + i, m, r);
+  }
+}
+}  // namespace
+
+void i_exp__avx512(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
+  const bool md = p.mul >= 0 && p.mul < 32768;
+  if (p.method == ExpMethod::shift) {
+    if (md) exp16<true, false, true>(d, n, p, e);
+    else exp16<false, false, true>(d, n, p, e);
+    return;
+  }
+  const bool mu = p.b_int >= 0x3fff && p.b_int < 32768;
+  if (md && mu) exp16<true, true, false>(d, n, p, e);
+  else if (md) exp16<true, false, false>(d, n, p, e);
+  else if (mu) exp16<false, true, false>(d, n, p, e);
+  else exp16<false, false, false>(d, n, p, e);
+}
+
+}  // namespace bitflash
