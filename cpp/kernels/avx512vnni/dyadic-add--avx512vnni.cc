@@ -10,16 +10,7 @@ namespace bitflash {
 // The general 16-lane path (any y_mult), defined below.
 static void add_general(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 namespace {
-// 16 lanes of SRDHM: floor((a*b + 2^30) / 2^31), INT32_MIN*INT32_MIN -> INT32_MAX.
-inline __m512i srdhm16(__m512i a, __m512i b) {
-  const __m512i nudge = _mm512_set1_epi64(int64_t(1) << 30);
-  const __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(a, b), nudge);
-  const __m512i po = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32)), nudge);
-  const __m512i r = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 31), _mm512_slli_epi64(po, 1));
-  const __m512i mn = _mm512_set1_epi32(INT32_MIN);
-  const __mmask16 ov = _mm512_cmpeq_epi32_mask(a, mn) & _mm512_cmpeq_epi32_mask(b, mn);
-  return _mm512_mask_blend_epi32(ov, r, _mm512_set1_epi32(INT32_MAX));
-}
+#include "dyadic-avx512-inl.h"  // srdhm16, mul_dyadic16
 // x * m / 2^s for one Dyadic (the rule of bitflash/dyadic.h, no zero point).
 inline __m512i mul_dyadic16(__m512i x, Dyadic d) {
   const __m512i m = _mm512_set1_epi32(d.m);
