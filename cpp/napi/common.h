@@ -3,6 +3,8 @@
 #pragma once
 #include <napi.h>
 
+#include <cstdlib>
+#include <memory>
 #include <functional>
 #include <new>
 #include <string>
@@ -166,5 +168,35 @@ class Job : public Napi::AsyncWorker {
   std::vector<Napi::ObjectReference> keep_;
   const char* code_ = kErrInternal;
 };
+
+// Ops written once for both call patterns: async false runs `work` here and returns undefined; async
+// true queues it as a Job and returns its Promise, `keep` staying referenced until it settles.
+template <class Work>
+Napi::Value run_or_queue(const Napi::CallbackInfo& info, bool async, const char* name, Work work,
+                         const std::vector<Napi::Value>& keep) {
+  if (!async) {
+    work();
+    return info.Env().Undefined();
+  }
+  return Job::start(info.Env(), name, work, nullptr, keep);
+}
+
+// Native memory owned by JS handles (packed weights): 64-byte aligned, freed with its last reference,
+// so a job still reading it keeps it alive after the handle is disposed.
+struct OwnedBuffer {
+  uint8_t* p = nullptr;
+  size_t bytes = 0;
+  ~OwnedBuffer() { std::free(p); }
+};
+using OwnedRef = std::shared_ptr<OwnedBuffer>;
+
+inline OwnedRef alloc_owned(size_t bytes) {
+  auto b = std::make_shared<OwnedBuffer>();
+  const size_t rounded = (bytes + 63) / 64 * 64;
+  b->p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded ? rounded : 64));
+  if (!b->p) throw std::bad_alloc();
+  b->bytes = bytes;
+  return b;
+}
 
 }  // namespace bitflash::napi

@@ -110,11 +110,7 @@ Napi::Value Requantize(const Napi::CallbackInfo& info, bool async) {
   }
   need(out_len, in.length, fn, "out");
   auto work = [=] { requantize(in.data, in.length, mult->data(), mult->size(), zp, dt, out); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.requantize", work, nullptr, {info[0], info[5]});
+  return run_or_queue(info, async, "bitflash.requantize", work, {info[0], info[5]});
 }
 
 ExpMethod method_arg(const Napi::Value& v, const char* fn) {
@@ -268,11 +264,7 @@ Napi::Value Apply(const Napi::CallbackInfo& info, bool async) {
       break;
     }
   }
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.dyadicApply", work, nullptr, {info[1], info[2], info[3]});
+  return run_or_queue(info, async, "bitflash.dyadicApply", work, {info[1], info[2], info[3]});
 }
 
 // dyadicFloatSync(op, x: Float32Array, b: Float32Array | null, y: Float32Array, cols) -- bench only.

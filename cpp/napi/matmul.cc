@@ -16,27 +16,12 @@
 namespace bitflash::napi {
 namespace {
 
-constexpr const char* kErrDisposed = "ERR_BITFLASH_DISPOSED";
 // ---- packed weights ----
-struct PackedBuf {
-  uint8_t* p = nullptr;
-  size_t bytes = 0;
-  ~PackedBuf() { std::free(p); }
-};
-using PackedRef = std::shared_ptr<PackedBuf>;
+using PackedRef = OwnedRef;
 struct PackedHolder {
   PackedRef ref;
 };
 const napi_type_tag kPackedTag = {0x6b1f5e2a9c3d4e71ULL, 0x8a2b3c4d5e6f7081ULL};
-
-PackedRef alloc_packed(size_t bytes) {
-  auto b = std::make_shared<PackedBuf>();
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  b->p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded ? rounded : 64));
-  if (!b->p) throw std::bad_alloc();
-  b->bytes = bytes;
-  return b;
-}
 
 Napi::Value wrap_packed(Napi::Env env, PackedRef ref) {
   auto ext = Napi::External<PackedHolder>::New(env, new PackedHolder{std::move(ref)},
@@ -127,13 +112,9 @@ Napi::Value MatmulF32(const Napi::CallbackInfo& info, bool async) {
   auto work = [=] {
     matmul_f32(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, x.data, x.length, m, ldx, y.data, y.length, ldy);
   };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
   keep.push_back(info[2]);
   keep.push_back(info[5]);
-  return Job::start(info.Env(), "bitflash.matmulF32", work, nullptr, keep);
+  return run_or_queue(info, async, "bitflash.matmulF32", work, keep);
 }
 
 Q8Acts q8_acts(const Napi::Value& xv, size_t m, size_t k, size_t ldx, const char* fn) {
@@ -180,12 +161,8 @@ Napi::Value MatmulQ8(const Napi::CallbackInfo& info, bool async) {
   const size_t ldy = size_arg(info[8], fn, "ldy", 1, kMaxDim);
   need_len(y.length, span(m, w.n, ldy, fn, "y"), fn, "y");
   auto work = [=] { matmul_q8(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, a, m, y.data, y.length, ldy); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
   for (int i : {2, 5, 6, 7}) keep.push_back(info[i]);
-  return Job::start(info.Env(), "bitflash.matmulQ8", work, nullptr, keep);
+  return run_or_queue(info, async, "bitflash.matmulQ8", work, keep);
 }
 
 // matmulI32(w, packed, x: Int8Array | Uint8Array, m, ldx, y: Int32Array, ldy)
@@ -203,13 +180,9 @@ Napi::Value MatmulI32(const Napi::CallbackInfo& info, bool async) {
   if (w.dtype != DType::i8c) fail(kErrArg, std::string(fn) + ": int32 output needs i8c weights");
   if (w.k > 65536) fail(kErrArg, std::string(fn) + ": int32 output needs k <= 65536");
   auto work = [=] { matmul_i32(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, a, m, y.data, y.length, ldy); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
   keep.push_back(info[2]);
   keep.push_back(info[5]);
-  return Job::start(info.Env(), "bitflash.matmulI32", work, nullptr, keep);
+  return run_or_queue(info, async, "bitflash.matmulI32", work, keep);
 }
 
 // packWeights(w) -> handle (sync) / Promise<handle> (async)
@@ -218,7 +191,7 @@ Napi::Value Pack(const Napi::CallbackInfo& info, bool async) {
   arg_count(info, 1, fn);
   std::vector<Napi::Value> keep;
   const WeightView w = weight_arg(info[0], fn, keep);
-  PackedRef pk = alloc_packed(pack_size(w, 0));
+  PackedRef pk = alloc_owned(pack_size(w, 0));
   if (!async) {
     pack(w, pk->p, pk->bytes);
     return wrap_packed(info.Env(), pk);

@@ -55,33 +55,21 @@ Napi::Value QuantQ4_0(const Napi::CallbackInfo& info, bool async) {
   const char* fn = async ? "quantizeQ4_0" : "quantizeQ4_0Sync";
   auto a = block_args<block_q4_0, QK4_0>(info, true, fn);
   auto work = [a] { quantize_q4_0(a.f.data, a.n, reinterpret_cast<block_q4_0*>(a.q.data)); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.quantizeQ4_0", work, nullptr, {info[0], info[1]});
+  return run_or_queue(info, async, "bitflash.quantizeQ4_0", work, {info[0], info[1]});
 }
 
 Napi::Value DequantQ4_0(const Napi::CallbackInfo& info, bool async) {
   const char* fn = async ? "dequantizeQ4_0" : "dequantizeQ4_0Sync";
   auto a = block_args<block_q4_0, QK4_0>(info, false, fn);
   auto work = [a] { dequantize_q4_0(reinterpret_cast<const block_q4_0*>(a.q.data), a.n, a.f.data); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.dequantizeQ4_0", work, nullptr, {info[0], info[1]});
+  return run_or_queue(info, async, "bitflash.dequantizeQ4_0", work, {info[0], info[1]});
 }
 
 Napi::Value DequantQ4_K(const Napi::CallbackInfo& info, bool async) {
   const char* fn = async ? "dequantizeQ4_K" : "dequantizeQ4_KSync";
   auto a = block_args<block_q4_K, QK_K>(info, false, fn);
   auto work = [a] { dequantize_q4_K(reinterpret_cast<const block_q4_K*>(a.q.data), a.n, a.f.data); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.dequantizeQ4_K", work, nullptr, {info[0], info[1]});
+  return run_or_queue(info, async, "bitflash.dequantizeQ4_K", work, {info[0], info[1]});
 }
 
 // ---- i8c: quantize(x f32[n*k], n, k, q i8[n*k], scales f32[n]); dequantize(q, scales, n, k, y) ----
@@ -97,11 +85,7 @@ Napi::Value QuantI8c(const Napi::CallbackInfo& info, bool async) {
   expect_len(q.length, nk, fn, "q");
   expect_len(s.length, n, fn, "scales");
   auto work = [=] { quantize_i8c(x.data, n, k, q.data, s.data); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.quantizeI8c", work, nullptr, {info[0], info[3], info[4]});
+  return run_or_queue(info, async, "bitflash.quantizeI8c", work, {info[0], info[3], info[4]});
 }
 
 Napi::Value DequantI8c(const Napi::CallbackInfo& info, bool async) {
@@ -116,11 +100,7 @@ Napi::Value DequantI8c(const Napi::CallbackInfo& info, bool async) {
   expect_len(s.length, n, fn, "scales");
   expect_len(y.length, nk, fn, "y");
   auto work = [=] { dequantize_i8c(q.data, s.data, n, k, y.data); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.dequantizeI8c", work, nullptr, {info[0], info[1], info[4]});
+  return run_or_queue(info, async, "bitflash.dequantizeI8c", work, {info[0], info[1], info[4]});
 }
 
 // ---- i4g: quantize(x, n, k, group, symmetric, data u8, scales f32, zeroPoints u8 | null) ----
@@ -154,11 +134,7 @@ Napi::Value QuantI4g(const Napi::CallbackInfo& info, bool async) {
     expect_len(z.length, L.zp, fn, "zeroPoints");
   }
   auto work = [=] { quantize_i4g(x.data, n, k, group, symmetric, d.data, s.data, z.data); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.quantizeI4g", work, nullptr, {info[0], info[5], info[6], info[7]});
+  return run_or_queue(info, async, "bitflash.quantizeI4g", work, {info[0], info[5], info[6], info[7]});
 }
 
 // dequantize(data, scales, zeroPoints | null, n, k, group, y)
@@ -180,11 +156,7 @@ Napi::Value DequantI4g(const Napi::CallbackInfo& info, bool async) {
     expect_len(z.length, L.zp, fn, "zeroPoints");
   }
   auto work = [=] { dequantize_i4g(d.data, s.data, z.data, n, k, group, y.data); };
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), "bitflash.dequantizeI4g", work, nullptr, {info[0], info[1], info[2], info[6]});
+  return run_or_queue(info, async, "bitflash.dequantizeI4g", work, {info[0], info[1], info[2], info[6]});
 }
 
 }  // namespace

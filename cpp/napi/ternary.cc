@@ -19,7 +19,6 @@
 namespace bitflash::napi {
 namespace {
 
-constexpr const char* kErrDisposed = "ERR_BITFLASH_DISPOSED";
 DType ternary_dtype(const Napi::Value& v, const char* fn) {
   const size_t id = size_arg(v, fn, "dtype", 0, 255);
   if (id != static_cast<size_t>(DType::tq1_0) && id != static_cast<size_t>(DType::tq2_0) &&
@@ -40,26 +39,12 @@ void expect_len(size_t have, size_t need, const char* fn, const char* what) {
 }
 
 // ---- packed weights ----
-struct PackedBuf {
-  uint8_t* p = nullptr;
-  size_t bytes = 0;
-  ~PackedBuf() { std::free(p); }
-};
-using PackedRef = std::shared_ptr<PackedBuf>;
+using PackedRef = OwnedRef;
 struct PackedHolder {
   PackedRef ref;
   TernaryFamily family;
 };
 const napi_type_tag kTernaryPackedTag = {0x3f9e2c7b51d04a86ULL, 0xb7c15e02a9d4f361ULL};
-
-PackedRef alloc_packed(size_t bytes) {
-  auto b = std::make_shared<PackedBuf>();
-  const size_t rounded = (bytes + 63) / 64 * 64;
-  b->p = static_cast<uint8_t*>(std::aligned_alloc(64, rounded ? rounded : 64));
-  if (!b->p) throw std::bad_alloc();
-  b->bytes = bytes;
-  return b;
-}
 
 Napi::Value wrap_packed(Napi::Env env, PackedRef ref, TernaryFamily f) {
   auto ext = Napi::External<PackedHolder>::New(env, new PackedHolder{std::move(ref), f},
@@ -85,16 +70,6 @@ PackedRef packed_arg(const Napi::Value& v, const char* fn, TernaryFamily want) {
   return h->ref;
 }
 
-template <class Work>
-Napi::Value finish(const Napi::CallbackInfo& info, bool async, const char* name, Work work,
-                   const std::vector<Napi::Value>& keep) {
-  if (!async) {
-    work();
-    return info.Env().Undefined();
-  }
-  return Job::start(info.Env(), name, work, nullptr, keep);
-}
-
 // ternaryQuantize(dtype, x: Float32Array, n, k, dst: Uint8Array)
 Napi::Value Quantize(const Napi::CallbackInfo& info, bool async) {
   const char* fn = async ? "ternaryQuantize" : "ternaryQuantizeSync";
@@ -111,7 +86,7 @@ Napi::Value Quantize(const Napi::CallbackInfo& info, bool async) {
     else if (t == DType::tq2_0) quantize_tq2_0(x.data, count, reinterpret_cast<block_tq2_0*>(q.data));
     else quantize_i2_s(x.data, count, q.data);
   };
-  return finish(info, async, "bitflash.ternaryQuantize", work, {info[1], info[4]});
+  return run_or_queue(info, async, "bitflash.ternaryQuantize", work, {info[1], info[4]});
 }
 
 // ternaryDequantize(dtype, src: Uint8Array, n, k, y: Float32Array)
@@ -130,7 +105,7 @@ Napi::Value Dequantize(const Napi::CallbackInfo& info, bool async) {
     else if (t == DType::tq2_0) dequantize_tq2_0(reinterpret_cast<const block_tq2_0*>(q.data), count, y.data);
     else dequantize_i2_s(q.data, count, y.data);
   };
-  return finish(info, async, "bitflash.ternaryDequantize", work, {info[1], info[4]});
+  return run_or_queue(info, async, "bitflash.ternaryDequantize", work, {info[1], info[4]});
 }
 
 TernaryFamily family_arg(const Napi::Value& v, const char* fn, bool allow_auto) {
@@ -148,7 +123,7 @@ Napi::Value Pack(const Napi::CallbackInfo& info, bool async) {
   const TernaryFamily f = family_arg(info[4], fn, false);
   if (k % QK_T != 0) fail(kErrArg, std::string(fn) + ": k must be a multiple of 256 for ternary matmul, received " + std::to_string(k));
   expect_len(d.length, ternary_tensor_bytes(t, n, k), fn, "data");
-  PackedRef pk = alloc_packed(ternary_pack_size(f, n, k));
+  PackedRef pk = alloc_owned(ternary_pack_size(f, n, k));
   auto work = [=] { ternary_pack(f, t, d.data, d.length, n, k, pk->p, pk->bytes); };
   if (!async) {
     work();
