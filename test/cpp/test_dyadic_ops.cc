@@ -450,6 +450,12 @@ TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; th
         REQUIRE(a == b);
       }
 #endif
+#if defined(__aarch64__)  // likewise the arm64 kernels
+      if (has(Isa::neon)) {
+        lut_i8__neon(x.data() + off, n, tab, b.data());
+        REQUIRE(a == b);
+      }
+#endif
     }
   // the prepared tables are the references on every input, and the computing AVX2 kernels (kept for
   // fused epilogues, no longer dispatched) still equal them exhaustively
@@ -477,6 +483,38 @@ TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; th
         REQUIRE(r == k);
       }
 #endif
+    }
+  }
+}
+
+TEST_CASE("dyadic dispatch: each capped ISA selects its own kernels (so the loops above test them)") {
+  CapGuard guard;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    const std::string rq = requantize_kernel().name, add = add_rescale_kernel().name, ex = i_exp_kernel().name;
+    const std::string sm = softmax_kernel().name, ge = i_gelu_kernel().name, sg = sigmoid_mul_kernel().name;
+    const std::string nm = norm_kernel().name;
+    INFO("isa=" << std::string(isa_name(isa)));
+    if (isa == Isa::scalar) {
+      CHECK(rq == "requantize__ref");
+      CHECK(nm == "norm__ref");
+    }
+    if (isa == Isa::avx2 || isa == Isa::avxvnni) {
+      CHECK(rq == "requantize__avx2");
+      CHECK(nm == "norm__avx2");
+    }
+    if (isa == Isa::avx512vnni) {
+      CHECK(rq == "requantize__avx512");
+      CHECK(nm == "norm__avx512");
+    }
+    if (isa == Isa::neon || isa == Isa::dotprod || isa == Isa::i8mm) {
+      CHECK(rq == "requantize__neon");
+      CHECK(add == "add_rescale__neon");
+      CHECK(ex == "i_exp__neon");
+      CHECK(sm == "softmax__neon");
+      CHECK(ge == "i_gelu__lut_neon");
+      CHECK(sg == "sigmoid_mul__lut_neon");
+      CHECK(nm == (isa == Isa::neon ? "norm__neon" : "norm__dotprod"));
     }
   }
 }
