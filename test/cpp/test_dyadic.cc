@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bitflash/dyadic.h"
@@ -314,7 +315,7 @@ TEST_CASE("requantize: ties of every rounding shift, saturating left shifts and 
         requantize__ref(in.data(), n, mults.data(), true, zp, t, want.data());
         k(in.data(), n, mults.data(), true, zp, t, got.data());
         REQUIRE_MESSAGE(std::memcmp(want.data(), got.data(), n * (t == DType::i16 ? 2 : 1)) == 0,
-                        "per channel isa=" << isa_name(isa) << " zp=" << zp);
+                        "per channel isa=" << std::string(isa_name(isa)) << " zp=" << zp);
         // per tensor: each multiplier over 16 copies of its input (the vector body, not the tail)
         for (size_t e = 0; e < n; e++) {
           std::vector<int32_t> v(16, in[e]);
@@ -322,7 +323,7 @@ TEST_CASE("requantize: ties of every rounding shift, saturating left shifts and 
           requantize__ref(v.data(), 16, &mults[e], false, zp, t, w1.data());
           k(v.data(), 16, &mults[e], false, zp, t, g1.data());
           REQUIRE_MESSAGE(std::memcmp(w1.data(), g1.data(), 16 * (t == DType::i16 ? 2 : 1)) == 0,
-                          "per tensor isa=" << isa_name(isa) << " x=" << in[e] << " m=" << mults[e].m
+                          "per tensor isa=" << std::string(isa_name(isa)) << " x=" << in[e] << " m=" << mults[e].m
                                             << " s=" << mults[e].s << " zp=" << zp);
         }
       }

@@ -10,11 +10,12 @@
 //    a = b = INT32_MIN, saturates to INT32_MAX. Same formula as dyadic_detail::srdhm.
 //  - RDBPOT(h, k), k in 0..31: SRSHL by -k computes floor((h + 2^(k-1)) / 2^k) in exact arithmetic (ties
 //    up). The reference rounds ties away from zero, so a negative h is first lowered by one
-//    (SQADD h + fix, fix = -1 when h < 0 and k > 0, from (h & -k) >> 31): for h < 0,
-//    floor((h - 1 + 2^(k-1)) / 2^k) is the tie-away result (a tie h = -(2j+1) 2^(k-1) moves just below
-//    the midpoint, every other h keeps its rounding since h - 1 stays on the same side of it). The
-//    saturating add matters only for h = INT32_MIN, whose quotient -2^(31-k) is exact either way.
-//    k = 0: -k = 0 makes fix 0 and the shift the identity.
+//    (h + fix with one SSRA, fix = -1 when h < 0 and k > 0, from (h & -k) >> 31; with a uniform k > 0
+//    simply h >> 31): for h < 0, floor((h - 1 + 2^(k-1)) / 2^k) = -floor((-h + 2^(k-1)) / 2^k), the
+//    tie-away result (ceil(a / n) = floor((a + n - 1) / n) with a = -h + 1 - 2^(k-1), n = 2^k).
+//    h - 1 cannot wrap: h is a SQRDMULH result, and the most negative one is
+//    floor((INT32_MIN * INT32_MAX + 2^30) / 2^31) = -2^31 + 1. k = 0: -k = 0 makes fix 0 and the
+//    shift the identity.
 //  - The zero point: y + zp with SQADD then a saturating narrow equals clamp(int64(y) + zp): the
 //    saturation can only trigger far outside every output range.
 #pragma once
@@ -40,20 +41,23 @@ static inline Mult4 mult4_from(const Dyadic* d) {  // 4 consecutive Dyadic {int3
 static inline Mult4 mult4_bcast(Dyadic d) {
   return {vdupq_n_s32(d.m), vdupq_n_s32(d.s < 31 ? 31 - d.s : 0), vdupq_n_s32(d.s > 31 ? 31 - d.s : 0)};
 }
-// RDBPOT(h, k) with rneg = -k (per lane, k in 0..31), ties away from zero.
+// RDBPOT(h, k) with rneg = -k (per lane, k in 0..31), ties away from zero; h must be above INT32_MIN
+// (every SQRDMULH result is).
 static inline int32x4_t rdbpot4(int32x4_t h, int32x4_t rneg) {
-  const int32x4_t fix = vshrq_n_s32(vandq_s32(h, rneg), 31);
-  return vrshlq_s32(vqaddq_s32(h, fix), rneg);
+  return vrshlq_s32(vsraq_n_s32(h, vandq_s32(h, rneg), 31), rneg);
 }
+// The same with k >= 1 in every lane: the fix is the sign of h alone.
+static inline int32x4_t rdbpot4_pos(int32x4_t h, int32x4_t rneg) { return vrshlq_s32(vsraq_n_s32(h, h, 31), rneg); }
 // x * m / 2^s by the rule (no zero point, no output clamp).
 static inline int32x4_t mul_dyadic4(int32x4_t x, const Mult4& d) {
   return rdbpot4(vqrdmulhq_s32(vqshlq_s32(x, d.lsh), d.m), d.rneg);
 }
-// The same with the left shift or the rounding shift left out when the (uniform) multiplier has none.
+// A uniform multiplier: LEFT when s < 31 (the left shift), RIGHT when s > 31 (the rounding shift,
+// k = s - 31 >= 1); s == 31 needs neither.
 template <bool LEFT, bool RIGHT>
 static inline int32x4_t mul_dyadic4(int32x4_t x, const Mult4& d) {
   const int32x4_t h = vqrdmulhq_s32(LEFT ? vqshlq_s32(x, d.lsh) : x, d.m);
-  return RIGHT ? rdbpot4(h, d.rneg) : h;
+  return RIGHT ? rdbpot4_pos(h, d.rneg) : h;
 }
 
 // 16 int32 already offset by the zero point -> 16 int8 / uint8, saturating.

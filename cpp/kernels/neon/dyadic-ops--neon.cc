@@ -21,22 +21,26 @@ inline int32x4_t shift_exp16_4(int32x4_t t) {
   return vshlq_s32(e0, vnegq_s32(q));
 }
 
+// The method is a template argument so that each loop holds one formula (no per-vector branch).
+template <ExpMethod M>
 struct Exp4 {
-  ExpMethod method;
   int32x4_t dmin, mul, ng, b, c;
   explicit Exp4(const ExpParams& p)
-      : method(p.method), dmin(vdupq_n_s32(p.d_min)), mul(vdupq_n_s32(p.mul)), ng(vdupq_n_s32(-p.g)),
-        b(vdupq_n_s32(p.b_int)), c(vdupq_n_s32(p.c_int)) {}
+      : dmin(vdupq_n_s32(p.d_min)), mul(vdupq_n_s32(p.mul)), ng(vdupq_n_s32(-p.g)), b(vdupq_n_s32(p.b_int)),
+        c(vdupq_n_s32(p.c_int)) {}
   // mirrors exp_core for 4 values of d <= 0
   inline int32x4_t operator()(int32x4_t d) const {
     d = vmaxq_s32(d, dmin);
     const int32x4_t t = vshlq_s32(vmulq_s32(d, mul), ng);
-    if (method == ExpMethod::shift) return shift_exp16_4(t);
-    const int32x4_t nt = vnegq_s32(t);
-    const int32x4_t q = vshrq_n_s32(nt, 14);
-    const int32x4_t u = vsubq_s32(b, vandq_s32(nt, vdupq_n_s32(0x3fff)));
-    const int32x4_t z = vmlaq_s32(c, u, u);
-    return vshlq_s32(z, vnegq_s32(vminq_s32(vaddq_s32(q, vdupq_n_s32(14)), vdupq_n_s32(31))));
+    if constexpr (M == ExpMethod::shift) {
+      return shift_exp16_4(t);
+    } else {
+      const int32x4_t nt = vnegq_s32(t);
+      const int32x4_t q = vshrq_n_s32(nt, 14);
+      const int32x4_t u = vsubq_s32(b, vandq_s32(nt, vdupq_n_s32(0x3fff)));
+      const int32x4_t z = vmlaq_s32(c, u, u);
+      return vshlq_s32(z, vnegq_s32(vminq_s32(vaddq_s32(q, vdupq_n_s32(14)), vdupq_n_s32(31))));
+    }
   }
 };
 
@@ -66,8 +70,10 @@ void add_rescale__neon(const int8_t* a, const int8_t* b, size_t n, const AddPara
   if (i < n) add_rescale__ref(a + i, b + i, n - i, p, y + i);
 }
 
-void i_exp__neon(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
-  const Exp4 ex(p);
+namespace {
+template <ExpMethod M>
+void i_exp_rows(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
+  const Exp4<M> ex(p);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
     const int16x8_t v = vld1q_s16(d + i);
@@ -76,9 +82,17 @@ void i_exp__neon(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
   }
   for (; i < n; i++) e[i] = exp_core(d[i], p);
 }
+}  // namespace
 
-void softmax__neon(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y) {
-  const Exp4 ex(p.exp);
+void i_exp__neon(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
+  if (p.method == ExpMethod::shift) i_exp_rows<ExpMethod::shift>(d, n, p, e);
+  else i_exp_rows<ExpMethod::ibert_poly>(d, n, p, e);
+}
+
+namespace {
+template <ExpMethod M>
+void softmax_rows(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y) {
+  const Exp4<M> ex(p.exp);
   alignas(16) int32_t buf[kSoftmaxBuf];
   const bool keep = cols <= kSoftmaxBuf;
   for (size_t r = 0; r < rows; r++) {
@@ -136,6 +150,13 @@ void softmax__neon(const int8_t* x, size_t rows, size_t cols, const SoftmaxParam
       yr[j] = static_cast<uint8_t>(v > 255 ? 255 : v);
     }
   }
+}
+
+}  // namespace
+
+void softmax__neon(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y) {
+  if (p.exp.method == ExpMethod::shift) softmax_rows<ExpMethod::shift>(x, rows, cols, p, y);
+  else softmax_rows<ExpMethod::ibert_poly>(x, rows, cols, p, y);
 }
 
 }  // namespace bitflash
