@@ -48,8 +48,16 @@ constexpr size_t kSoftmaxBuf = 4096;  // rows up to this length keep their exps 
 
 }  // namespace
 
-void add_rescale__neon(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y) {
+namespace {
+// RIGHT_ONLY: all three multipliers have s > 31 (what add_prepare makes from ordinary scales): no left
+// shifts and a rounding shift of at least 1, so the cheaper uniform form serves; else the general one.
+template <bool RIGHT_ONLY>
+void add_rows(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y) {
   const Mult4 ma = mult4_bcast(p.a_mult), mb = mult4_bcast(p.b_mult), my = mult4_bcast(p.y_mult);
+  auto mul = [](int32x4_t x, const Mult4& d) {
+    if constexpr (RIGHT_ONLY) return mul_dyadic4<false, true>(x, d);
+    else return mul_dyadic4(x, d);
+  };
   const int16x8_t azp = vdupq_n_s16(static_cast<int16_t>(p.a_zp)), bzp = vdupq_n_s16(static_cast<int16_t>(p.b_zp));
   const int32x4_t yzp = vdupq_n_s32(p.y_zp), ls = vdupq_n_s32(p.left_shift);
   size_t i = 0;
@@ -62,12 +70,18 @@ void add_rescale__neon(const int8_t* a, const int8_t* b, size_t n, const AddPara
     for (int h = 0; h < 2; h++) {
       const int32x4_t a0 = vshlq_s32(vmovl_s16(vget_low_s16(da[h])), ls), a1 = vshlq_s32(vmovl_high_s16(da[h]), ls);
       const int32x4_t b0 = vshlq_s32(vmovl_s16(vget_low_s16(db[h])), ls), b1 = vshlq_s32(vmovl_high_s16(db[h]), ls);
-      o[2 * h] = vqaddq_s32(mul_dyadic4(vaddq_s32(mul_dyadic4(a0, ma), mul_dyadic4(b0, mb)), my), yzp);
-      o[2 * h + 1] = vqaddq_s32(mul_dyadic4(vaddq_s32(mul_dyadic4(a1, ma), mul_dyadic4(b1, mb)), my), yzp);
+      o[2 * h] = vqaddq_s32(mul(vaddq_s32(mul(a0, ma), mul(b0, mb)), my), yzp);
+      o[2 * h + 1] = vqaddq_s32(mul(vaddq_s32(mul(a1, ma), mul(b1, mb)), my), yzp);
     }
     vst1q_s8(y + i, narrow16_i8(o[0], o[1], o[2], o[3]));
   }
   if (i < n) add_rescale__ref(a + i, b + i, n - i, p, y + i);
+}
+}  // namespace
+
+void add_rescale__neon(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y) {
+  if (p.a_mult.s > 31 && p.b_mult.s > 31 && p.y_mult.s > 31) add_rows<true>(a, b, n, p, y);
+  else add_rows<false>(a, b, n, p, y);
 }
 
 namespace {
