@@ -1,7 +1,8 @@
 // Dispatch tables for the dyadic integer-only ops: one line per kernel variant, best first, the
 // scalar reference last. i-GELU, ShiftGELU and SiLU (int8 -> int8) run as a 256-entry table built at
 // prepare by the reference (bit-exact by construction); the computing AVX2 kernels (i_gelu__avx2,
-// sigmoid_mul__avx2) stay as tested building blocks for fused epilogues.
+// sigmoid_mul__avx2) stay as tested building blocks for fused epilogues. On arm64 the tables are read
+// with tbl/tbx (lut_i8__neon); dotprod CPUs use the NEON kernels except for the norms' statistics.
 #include "bitflash/dispatch.h"
 #include "bitflash/dyadic.h"
 
