@@ -19,7 +19,7 @@ export type FaultOp = 'read' | 'write' | 'probe' | 'any';
 export interface FaultRule {
   /** Which calls the rule applies to: TS reads and native reads ('read'), TS writes ('write'), the native O_DIRECT probe ('probe'). Default 'any'. */
   op?: FaultOp;
-  /** Only files whose path contains this (default: every file). */
+  /** Only files whose path contains this (default: every file). The GGUF writer writes to `.<name>.tmp-<pid>` beside the output: match writes by the output's base name. */
   path?: string;
   /** Fail the call with this errno ('EIO', 'EINTR', 'ENOSPC', ...). */
   errno?: string;
