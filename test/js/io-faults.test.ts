@@ -95,7 +95,7 @@ describe('the fault seam', () => {
     }
     if (!existsSync(cli)) return;
     const out = path.join(disk, 'inert.gguf');
-    const env = { ...process.env, BITFLASH_FAULTS: JSON.stringify([{ op: 'any', errno: 'EIO' }]) };
+    const env: NodeJS.ProcessEnv = { ...process.env, BITFLASH_FAULTS: JSON.stringify([{ op: 'any', errno: 'EIO' }]) };
     delete env.BITFLASH_FAULT_INJECTION;
     const r = spawnSync(process.execPath, [cli, 'convert', tiny, out, '--type', 'q8_0'], { encoding: 'utf8', env });
     expect(r.status, r.stderr).toBe(0);
