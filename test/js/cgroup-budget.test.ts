@@ -52,7 +52,9 @@ function findCgroup(): Cg | string {
       const probe = path.join(v2, `bitflash-probe-${process.pid}`);
       mkdirSync(probe);
       const ok = existsSync(path.join(probe, 'memory.max'));
+      const peak = existsSync(path.join(probe, 'memory.peak'));
       rmdirSync(probe);
+      if (ok && !peak) return 'cgroup v2 without memory.peak (kernel older than 5.19): no peak usage to report';
       if (ok) return { kind: 'v2', parent: v2 };
     } catch { /* fall through */ }
     return 'cgroup v2 without a usable memory controller at /sys/fs/cgroup';
@@ -94,7 +96,7 @@ function runInCgroup(cg: Cg, limit: number, args: string[]): RunResult {
       failcnt = Number(r('memory.failcnt'));
       oomKills = Number(/oom_kill (\d+)/.exec(r('memory.oom_control'))?.[1] ?? 0);
     } else {
-      peak = existsSync(path.join(dir, 'memory.peak')) ? Number(r('memory.peak')) : NaN;
+      peak = Number(r('memory.peak'));
       const ev = r('memory.events');
       failcnt = Number(/\bmax (\d+)/.exec(ev)?.[1] ?? 0);
       oomKills = Number(/oom_kill (\d+)/.exec(ev)?.[1] ?? 0);
