@@ -7,7 +7,8 @@
  * is ignored; with no rule armed each read or write costs one check of an empty list (native: one
  * relaxed atomic load). Rules are armed from a test (armFaults) or, for a child process such as the
  * CLI, from BITFLASH_FAULTS (a JSON array of rules) at startup. Not exported from the package entry
- * point (the native side is the binding's internal `faultInjection` object).
+ * point (the native side is the binding's internal `faultInjection` object). Native rules are
+ * process-wide (shared by worker threads); TS rules belong to the JS thread that armed them.
  */
 import { constants } from 'node:os';
 import { readSync, writeSync } from 'node:fs';
