@@ -196,9 +196,10 @@ describe.each([['disk (O_DIRECT)', 0], ['RAM filesystem (buffered)', 1]] as cons
     for (let attempt = 0; attempt < 8 && hit === 0; attempt++) {
       const it = m.generate('', { temperature: 0, repeatPenalty: 1, maxTokens: 64 });
       await it.next();
-      armFaults([{ op: 'read', path: copy, delayMs: 3 }]);
+      // every read of the step sleeps 10 ms first: the truncation lands while the step is running
+      armFaults([{ op: 'read', path: copy, delayMs: 10 }]);
       const step = it.next();
-      await new Promise((r) => setTimeout(r, 4 + attempt * 3));
+      await new Promise((r) => setTimeout(r, 3 + attempt * 4));
       truncateSync(copy, 4096 * 8);
       try {
         await step;
