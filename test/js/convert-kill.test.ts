@@ -1,8 +1,9 @@
 /**
  * `bitflash convert` is atomic (issue 9, item 3): killed with SIGKILL at a random moment, it leaves
  * either no output or the complete one, never a partial file at the output path. Each case spawns
- * the CLI, kills it after a random delay in [0, the unkilled run's duration], and checks the output
- * path: absent, or a GGUF that parses, whose every tensor reads back in full, and whose bytes equal
+ * the CLI, kills it after a random delay (half the runs: from the spawn, over the unkilled run's
+ * duration; the other half: from the moment its temporary file appears, over the write), and checks
+ * the output path: absent, or a GGUF that parses, whose every tensor reads back in full, and whose bytes equal
  * an unkilled conversion's. A kill mid-write leaves the writer's temporary file (`.<name>.tmp-<pid>`)
  * behind; the next convert to the same output removes it, which is checked at the end.
  *
@@ -30,18 +31,32 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 const temps = (out: string) => readdirSync(path.dirname(out)).filter((n) => n.startsWith(`.${path.basename(out)}.tmp-`));
 
-/** Runs the CLI; with killAfterMs, SIGKILLs it then. Resolves with how it ended and its duration. */
-function convert(args: string[], killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number; stderr: string }> {
+interface Ended { code: number | null; signal: NodeJS.Signals | null; ms: number; stderr: string; tempAtMs: number | undefined }
+
+/**
+ * Runs the CLI. kill.afterMs: SIGKILL that long after the spawn; kill.afterTempMs: SIGKILL that long
+ * after the writer's temporary file appears (a kill mid-write). Also notes when the temp file appeared.
+ */
+function convert(args: string[], kill: { afterMs?: number; afterTempMs?: number } = {}): Promise<Ended> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const p = spawn(process.execPath, [cli, 'convert', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const out = args[1]!;
+    const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${p.pid}`);
     let stderr = '';
+    let tempAtMs: number | undefined;
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+    const timer = kill.afterMs === undefined ? undefined : setTimeout(() => p.kill('SIGKILL'), kill.afterMs);
+    const poll = setInterval(() => {
+      if (tempAtMs !== undefined || !existsSync(tmp)) return;
+      tempAtMs = performance.now() - t0;
+      if (kill.afterTempMs !== undefined) setTimeout(() => p.kill('SIGKILL'), kill.afterTempMs);
+    }, 1);
     p.on('error', reject);
     p.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, ms: performance.now() - t0, stderr });
+      clearInterval(poll);
+      resolve({ code, signal, ms: performance.now() - t0, stderr, tempAtMs });
     });
   });
 }
@@ -79,11 +94,14 @@ describe.runIf(existsSync(cli))('bitflash convert killed with SIGKILL leaves no 
     const refSha = sha(out);
     validate(out, refSha);
     const r = rng(0xc0ffee ^ name.length);
+    // the write window of the unkilled run (from the temp file's appearance to the exit)
+    const writeMs = ref.tempAtMs !== undefined ? ref.ms - ref.tempAtMs : ref.ms;
     let absent = 0, complete = 0, leftTemp = 0, killed = 0;
     for (let i = 0; i < RUNS; i++) {
       rmSync(out, { force: true });
-      const delay = r() * ref.ms;
-      const res = await convert(args, delay);
+      // even runs: a random moment of the whole run (startup, reading, writing, after the rename);
+      // odd runs: a random moment after the temporary file appeared (mid-write, or just after)
+      const res = await convert(args, i % 2 === 0 ? { afterMs: r() * ref.ms } : { afterTempMs: r() * writeMs });
       if (res.signal === 'SIGKILL') killed++;
       else expect(res.code, res.stderr).toBe(0); // it finished before the kill
       if (existsSync(out)) {
