@@ -204,6 +204,17 @@ describe.skipIf(reason !== '')('RAM budget inside a memory cgroup (issue 9, item
         ran++;
       }
       expect(ran).toBeGreaterThanOrEqual(2);
+      if (size > 32 * MiB) {
+        // negative control: the cgroup really limits. The 30% run squeezed under a quarter of its
+        // budget is killed by the OOM killer (so the runs above held their budget, not a no-op limit)
+        const budget = Math.floor(0.3 * size);
+        dropFileCache(file);
+        const res = runInCgroup(c, baseline + Math.floor(budget / 4), ['run', file, '--ram', String(budget), ...GEN]);
+        report.push(`    control: --ram 30% under a limit of baseline + 1/4 of it (${((baseline + budget / 4) / MiB).toFixed(1)} MiB): ` +
+          `exit ${res.status}${res.signal ? ` (${res.signal})` : ''}, oom kills ${res.oomKills}`);
+        expect(res.oomKills).toBeGreaterThan(0);
+        expect(res.status).not.toBe(0);
+      }
     }, 300_000);
   }
 });
