@@ -3,7 +3,8 @@
  * inside a memory cgroup whose limit is the Node baseline plus X, at X = 30%, 50% and 100% of the
  * model file, with the page cache charged to the cgroup (the file's cache is dropped first, so what
  * the run reads is charged to it). Each run must exit 0 with no OOM kill and print the same greedy
- * tokens as an unlimited run; the peak usage is reported.
+ * tokens as an unlimited run; the peak usage is reported. A negative control (the 30% run under a
+ * quarter of its budget) must be OOM-killed, so a limit that does nothing cannot pass.
  *
  * The limit: a Node process running the CLI holds ~50-60 MB of its own (V8 heap, code, the addon)
  * before any model memory, and the cgroup charges all of it. The budget (--ram) covers what the
