@@ -9,6 +9,9 @@ static const Variant<QuantActQ8tFn> kQ8tQuant[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "q8t_quant__avx2", q8t_quant__avx2},
 #endif
+#if defined(__aarch64__)
+    {Isa::neon, "q8t_quant__neon", q8t_quant__neon},
+#endif
     {Isa::scalar, "q8t_quant__ref", q8t_quant__ref},
 };
 

@@ -156,9 +156,11 @@ void check_f32_case(DType dt, size_t m, size_t n, size_t k, int group, bool zp, 
     set_isa_cap(isa);
     for (int use_pack = 0; use_pack < 2; use_pack++) {
       const std::string kname = matmul_kernel_name(dt, use_pack && m >= matmul_gemm_min_m() ? MatMulPath::gemm : MatMulPath::gemv);
-      // x86 paths each have their kernel; the arm64 paths have none yet and run the reference
-      const bool has_kernels = isa == Isa::avx2 || isa == Isa::avxvnni || isa == Isa::avx512vnni;
-      REQUIRE(kname.find(std::string("__") + (has_kernels ? isa_name(isa) : "ref")) != std::string::npos);
+      // every SIMD path has its own kernel, except that the i8mm path's GEMV is the dotprod one (smmla
+      // needs two activation rows to pair; see cpp/kernels/i8mm/matmul--i8mm.cc)
+      const bool gemm = use_pack && m >= matmul_gemm_min_m();
+      const Isa want = isa == Isa::i8mm && !gemm ? Isa::dotprod : isa;
+      REQUIRE(kname.find(std::string("__") + (isa == Isa::scalar ? "ref" : isa_name(want))) != std::string::npos);
       std::vector<float> y(m * ldy, 12345.0f);
       matmul_f32(w.v, use_pack ? pk : nullptr, use_pack ? pack_size(w.v, m) : 0, x.data(), x.size(), m, ldx, y.data(), y.size(), ldy);
       for (size_t i = 0; i < m; i++) {

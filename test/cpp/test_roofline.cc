@@ -3,13 +3,13 @@
 
 #include "bitflash/isa.h"
 #include "bitflash/roofline.h"
+#include "test-util.h"
 
 using namespace bitflash;
 
 TEST_CASE("roofline probes run on every host path") {
   const Isa saved = isa_cap();
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni, Isa::neon}) {
-    if (!cpu_supports(isa)) continue;
+  for (Isa isa : test::host_isas()) {
     set_isa_cap(isa);
     Measure bw = measure_read_bandwidth(8u << 20, 1, 2);
     CHECK(bw.value > 0.1);

@@ -116,6 +116,7 @@ using QuantActQ8tFn = void (*)(const float* x, size_t nblocks, block_q8_t* y);
 
 void q8t_quant__ref(const float* x, size_t nblocks, block_q8_t* y);
 void q8t_quant__avx2(const float* x, size_t nblocks, block_q8_t* y);
+void q8t_quant__neon(const float* x, size_t nblocks, block_q8_t* y);
 
 void tq2_q8_gemm__ref(const TernaryPackedView& w, const block_q8_t* act, size_t i0, size_t i1, size_t r0, size_t r1,
                       size_t b0, size_t b1, float* y, size_t ldy, int32_t* yi);
