@@ -600,3 +600,19 @@ TEST_CASE("matmul_i8_requant: argument errors") {
   OwnedW q = make_w(DType::q8_0, 4, 32, 0, false, 0, 0, Fill::random, rng);
   CHECK_THROWS_AS(call(q.v, &d, 1, 0, nullptr, y.size()), Error);  // not i8c
 }
+
+// The packed GEMMs tile 4 activation rows (the i8mm kernel pairs them for smmla, an odd last row paired with
+// itself) by 8 weight rows: every remainder m % 4 and column edges inside and across the 8-row halves.
+// (The shapes above reach m % 4 == 0 and 1 only once m >= matmul_gemm_min_m().)
+TEST_CASE("packed GEMM: every activation-row remainder and column edge, f32 / i32 / requant, every host path") {
+  uint32_t seed = 4000;
+  for (size_t m : {6, 7, 10, 11})
+    for (size_t n : {1, 7, 9, 24, 31}) {
+      for (DType dt : {DType::q8_0, DType::q4_0, DType::i8c, DType::i4g})
+        check_f32_case(dt, m, n, 96, 32, seed & 1, 0, 0, seed), seed++;
+      check_i32_case(m, n, 96, seed & 1, Fill::random, -1, 0, seed), seed++;
+      check_rq_case(m, n, 96, seed & 1, (seed >> 1) & 1, true, true, Fill::random, -1, seed), seed++;
+    }
+  check_i32_case(7, 9, 4096, false, Fill::max_neg, 0x80, 0, seed++);  // -128 x -128 everywhere, odd pair
+  check_rq_case(11, 17, 8192, true, true, true, true, Fill::max_pos, 0xff, seed++);
+}

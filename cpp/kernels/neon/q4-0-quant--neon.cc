@@ -28,7 +28,7 @@ void q4_0_quant__neon(const float* x, block_q4_0* y, size_t nb) {
     }
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = f32_to_fp16(d);
+    y[i].d = neon_quant::f2h(d);
     uint8x8_t q8[4];
     for (int j = 0; j < 4; j++) {
       int32x4_t q[2];

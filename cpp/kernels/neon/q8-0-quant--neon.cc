@@ -1,6 +1,6 @@
 // q8_0 quantize / dequantize, armv8-a Advanced SIMD. Bit-exact with q8_0_quant__ref: the scale is the same
 // f32 division and reciprocal, roundf is fcvtas (ties away from zero), d is stored by the same f32 -> f16
-// rounding (f32_to_fp16, once per block).
+// rounding (fcvt, the same bits as f32_to_fp16).
 #include <arm_neon.h>
 
 #include "bitflash/quant.h"
@@ -13,14 +13,14 @@ void q8_0_quant__neon(const float* x, block_q8_0* y, size_t nb) {
     const float* xb = x + i * QK8_0;
     const float d = neon_quant::amax32(xb) / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    y[i].d = f32_to_fp16(d);
+    y[i].d = neon_quant::f2h(d);
     neon_quant::round32(xb, id, y[i].qs);
   }
 }
 
 void q8_0_dequant__neon(const block_q8_0* x, float* y, size_t nb) {
   for (size_t i = 0; i < nb; i++) {
-    const float d = fp16_to_f32(x[i].d);
+    const float d = neon_quant::h2f(x[i].d);
     float* o = y + i * QK8_0;
     for (int h = 0; h < 2; h++) {
       const int8x16_t q = vld1q_s8(x[i].qs + 16 * h);

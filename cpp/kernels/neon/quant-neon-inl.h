@@ -9,6 +9,20 @@
 namespace bitflash {
 namespace neon_quant {
 
+// f32 -> f16 by the FPU (fcvt with the default round-to-nearest-even mode: the same bits as f32_to_fp16,
+// overflow to inf and subnormals included) and back (exact).
+inline uint16_t f2h(float f) {
+  const __fp16 v = static_cast<__fp16>(f);
+  uint16_t h;
+  __builtin_memcpy(&h, &v, 2);
+  return h;
+}
+inline float h2f(uint16_t h) {
+  __fp16 v;
+  __builtin_memcpy(&v, &h, 2);
+  return static_cast<float>(v);
+}
+
 inline float amax32(const float* x) {
   float32x4_t m = vabsq_f32(vld1q_f32(x));
   for (int j = 4; j < 32; j += 4) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(x + j)));
