@@ -27,22 +27,33 @@ inline int32x4_t dot_u4(int32x4_t acc, int8x16_t nib, int8x16_t x) { return vdot
     }                                                                         \
   }
 template <int M>
-inline void gemm_block(const int8_t* v, int half, const int8_t* const* xp, int32x4_t s[][2]) {
-  int8x16_t xa[M], xb[M];
-  for (int i = 0; i < M; i++) {
-    xa[i] = vld1q_s8(xp[i]);
-    xb[i] = vld1q_s8(xp[i] + 16);
-    s[i][0] = s[i][1] = vdupq_n_s32(0);
+struct BlockAcc {
+  int32x4_t s[M][2];
+  void zero() {
+    for (int i = 0; i < M; i++) s[i][0] = s[i][1] = vdupq_n_s32(0);
   }
-  BITFLASH_SDOT_STEP(0, xa, 0)
-  BITFLASH_SDOT_STEP(1, xa, 1)
-  BITFLASH_SDOT_STEP(2, xa, 2)
-  BITFLASH_SDOT_STEP(3, xa, 3)
-  BITFLASH_SDOT_STEP(4, xb, 0)
-  BITFLASH_SDOT_STEP(5, xb, 1)
-  BITFLASH_SDOT_STEP(6, xb, 2)
-  BITFLASH_SDOT_STEP(7, xb, 3)
-}
+  void add(const int8_t* v, int half, const int8_t* const* xp) {
+    int8x16_t xa[M], xb[M];
+    for (int i = 0; i < M; i++) {
+      xa[i] = vld1q_s8(xp[i]);
+      xb[i] = vld1q_s8(xp[i] + 16);
+    }
+    BITFLASH_SDOT_STEP(0, xa, 0)
+    BITFLASH_SDOT_STEP(1, xa, 1)
+    BITFLASH_SDOT_STEP(2, xa, 2)
+    BITFLASH_SDOT_STEP(3, xa, 3)
+    BITFLASH_SDOT_STEP(4, xb, 0)
+    BITFLASH_SDOT_STEP(5, xb, 1)
+    BITFLASH_SDOT_STEP(6, xb, 2)
+    BITFLASH_SDOT_STEP(7, xb, 3)
+  }
+  void get(int32x4_t o[][2]) const {
+    for (int i = 0; i < M; i++) {
+      o[i][0] = s[i][0];
+      o[i][1] = s[i][1];
+    }
+  }
+};
 #undef BITFLASH_SDOT_STEP
 
 #include "../neon/matmul-neon-gemm.inc"

@@ -14,43 +14,53 @@ namespace mm {
 namespace {
 
 template <int M>
-inline void gemm_block(const int8_t* v, int half, const int8_t* const* xp, int32x4_t s[][2]) {
-  constexpr int P = (M + 1) / 2;  // activation row pairs (an odd last row is paired with itself)
-  int8x16_t A[P][4];
-  int32x4_t acc[P][4];
-  for (int p = 0; p < P; p++) {
-    const int8_t* x0 = xp[2 * p];
-    const int8_t* x1 = xp[2 * p + 1 < M ? 2 * p + 1 : 2 * p];
-    const int64x2_t a0 = vreinterpretq_s64_s8(vld1q_s8(x0)), a1 = vreinterpretq_s64_s8(vld1q_s8(x0 + 16));
-    const int64x2_t b0 = vreinterpretq_s64_s8(vld1q_s8(x1)), b1 = vreinterpretq_s64_s8(vld1q_s8(x1 + 16));
-    A[p][0] = vreinterpretq_s8_s64(vzip1q_s64(a0, b0));  // k 0..7 of both rows
-    A[p][1] = vreinterpretq_s8_s64(vzip2q_s64(a0, b0));  // k 8..15
-    A[p][2] = vreinterpretq_s8_s64(vzip1q_s64(a1, b1));
-    A[p][3] = vreinterpretq_s8_s64(vzip2q_s64(a1, b1));
-    for (int q = 0; q < 4; q++) acc[p][q] = vdupq_n_s32(0);
-  }
-  for (int c = 0; c < 4; c++) {
-    const int8_t* g0 = v + (2 * c) * 64 + half * 32;
-    const int8_t* g1 = g0 + 64;
-    const int32x4_t w0 = vreinterpretq_s32_s8(vld1q_s8(g0)), w0h = vreinterpretq_s32_s8(vld1q_s8(g0 + 16));
-    const int32x4_t w1 = vreinterpretq_s32_s8(vld1q_s8(g1)), w1h = vreinterpretq_s32_s8(vld1q_s8(g1 + 16));
-    const int8x16_t B[4] = {vreinterpretq_s8_s32(vzip1q_s32(w0, w1)), vreinterpretq_s8_s32(vzip2q_s32(w0, w1)),
-                            vreinterpretq_s8_s32(vzip1q_s32(w0h, w1h)), vreinterpretq_s8_s32(vzip2q_s32(w0h, w1h))};
+struct BlockAcc {
+  static constexpr int P = (M + 1) / 2;  // activation row pairs (an odd last row is paired with itself)
+  int32x4_t acc[P][4];                   // acc[p][q] = [x0.r(2q), x0.r(2q+1), x1.r(2q), x1.r(2q+1)]
+
+  void zero() {
     for (int p = 0; p < P; p++)
-      for (int q = 0; q < 4; q++) acc[p][q] = vmmlaq_s32(acc[p][q], A[p][c], B[q]);
+      for (int q = 0; q < 4; q++) acc[p][q] = vdupq_n_s32(0);
   }
-  // acc[p][q] = [x0.r(2q), x0.r(2q+1), x1.r(2q), x1.r(2q+1)]: the 64-bit halves regroup them per activation row
-  for (int p = 0; p < P; p++) {
-    const int64x2_t q0 = vreinterpretq_s64_s32(acc[p][0]), q1 = vreinterpretq_s64_s32(acc[p][1]);
-    const int64x2_t q2 = vreinterpretq_s64_s32(acc[p][2]), q3 = vreinterpretq_s64_s32(acc[p][3]);
-    s[2 * p][0] = vreinterpretq_s32_s64(vzip1q_s64(q0, q1));
-    s[2 * p][1] = vreinterpretq_s32_s64(vzip1q_s64(q2, q3));
-    if (2 * p + 1 < M) {
-      s[2 * p + 1][0] = vreinterpretq_s32_s64(vzip2q_s64(q0, q1));
-      s[2 * p + 1][1] = vreinterpretq_s32_s64(vzip2q_s64(q2, q3));
+
+  void add(const int8_t* v, int half, const int8_t* const* xp) {
+    int8x16_t A[P][4];
+    for (int p = 0; p < P; p++) {
+      const int8_t* x0 = xp[2 * p];
+      const int8_t* x1 = xp[2 * p + 1 < M ? 2 * p + 1 : 2 * p];
+      const int64x2_t a0 = vreinterpretq_s64_s8(vld1q_s8(x0)), a1 = vreinterpretq_s64_s8(vld1q_s8(x0 + 16));
+      const int64x2_t b0 = vreinterpretq_s64_s8(vld1q_s8(x1)), b1 = vreinterpretq_s64_s8(vld1q_s8(x1 + 16));
+      A[p][0] = vreinterpretq_s8_s64(vzip1q_s64(a0, b0));  // k 0..7 of both rows
+      A[p][1] = vreinterpretq_s8_s64(vzip2q_s64(a0, b0));  // k 8..15
+      A[p][2] = vreinterpretq_s8_s64(vzip1q_s64(a1, b1));
+      A[p][3] = vreinterpretq_s8_s64(vzip2q_s64(a1, b1));
+    }
+    for (int c = 0; c < 4; c++) {
+      const int8_t* g0 = v + (2 * c) * 64 + half * 32;
+      const int8_t* g1 = g0 + 64;
+      const int32x4_t w0 = vreinterpretq_s32_s8(vld1q_s8(g0)), w0h = vreinterpretq_s32_s8(vld1q_s8(g0 + 16));
+      const int32x4_t w1 = vreinterpretq_s32_s8(vld1q_s8(g1)), w1h = vreinterpretq_s32_s8(vld1q_s8(g1 + 16));
+      const int8x16_t B[4] = {vreinterpretq_s8_s32(vzip1q_s32(w0, w1)), vreinterpretq_s8_s32(vzip2q_s32(w0, w1)),
+                              vreinterpretq_s8_s32(vzip1q_s32(w0h, w1h)), vreinterpretq_s8_s32(vzip2q_s32(w0h, w1h))};
+      for (int p = 0; p < P; p++)
+        for (int q = 0; q < 4; q++) acc[p][q] = vmmlaq_s32(acc[p][q], A[p][c], B[q]);
     }
   }
-}
+
+  // the 64-bit halves regroup the pairs per activation row
+  void get(int32x4_t s[][2]) const {
+    for (int p = 0; p < P; p++) {
+      const int64x2_t q0 = vreinterpretq_s64_s32(acc[p][0]), q1 = vreinterpretq_s64_s32(acc[p][1]);
+      const int64x2_t q2 = vreinterpretq_s64_s32(acc[p][2]), q3 = vreinterpretq_s64_s32(acc[p][3]);
+      s[2 * p][0] = vreinterpretq_s32_s64(vzip1q_s64(q0, q1));
+      s[2 * p][1] = vreinterpretq_s32_s64(vzip1q_s64(q2, q3));
+      if (2 * p + 1 < M) {
+        s[2 * p + 1][0] = vreinterpretq_s32_s64(vzip2q_s64(q0, q1));
+        s[2 * p + 1][1] = vreinterpretq_s32_s64(vzip2q_s64(q2, q3));
+      }
+    }
+  }
+};
 
 #include "../neon/matmul-neon-gemm.inc"
 

@@ -27,27 +27,33 @@ inline int32x4_t dot_u4(int32x4_t acc, int8x16_t nib, int8x16_t x) {
 // (dup), smull/smull2 multiply 2 rows x 4 k each into int16, sadalp folds pairs into int32 lanes
 // p = [r0 k01, r0 k23, r1 k01, r1 k23]; addp of two such vectors gives one int32 per row.
 template <int M>
-inline void gemm_block(const int8_t* v, int half, const int8_t* const* xp, int32x4_t s[][2]) {
+struct BlockAcc {
   int32x4_t p[M][4];
-  for (int i = 0; i < M; i++)
-    for (int q = 0; q < 4; q++) p[i][q] = vdupq_n_s32(0);
-  for (int kq = 0; kq < 8; kq++) {
-    const int8x16_t w0 = vld1q_s8(v + kq * 64 + half * 32), w1 = vld1q_s8(v + kq * 64 + half * 32 + 16);
-    for (int i = 0; i < M; i++) {
-      int32_t x4;
-      std::memcpy(&x4, xp[i] + kq * 4, 4);
-      const int8x16_t xd = vreinterpretq_s8_s32(vdupq_n_s32(x4));
-      p[i][0] = vpadalq_s16(p[i][0], vmull_s8(vget_low_s8(w0), vget_low_s8(xd)));
-      p[i][1] = vpadalq_s16(p[i][1], vmull_high_s8(w0, xd));
-      p[i][2] = vpadalq_s16(p[i][2], vmull_s8(vget_low_s8(w1), vget_low_s8(xd)));
-      p[i][3] = vpadalq_s16(p[i][3], vmull_high_s8(w1, xd));
+  void zero() {
+    for (int i = 0; i < M; i++)
+      for (int q = 0; q < 4; q++) p[i][q] = vdupq_n_s32(0);
+  }
+  void add(const int8_t* v, int half, const int8_t* const* xp) {
+    for (int kq = 0; kq < 8; kq++) {
+      const int8x16_t w0 = vld1q_s8(v + kq * 64 + half * 32), w1 = vld1q_s8(v + kq * 64 + half * 32 + 16);
+      for (int i = 0; i < M; i++) {
+        int32_t x4;
+        std::memcpy(&x4, xp[i] + kq * 4, 4);
+        const int8x16_t xd = vreinterpretq_s8_s32(vdupq_n_s32(x4));
+        p[i][0] = vpadalq_s16(p[i][0], vmull_s8(vget_low_s8(w0), vget_low_s8(xd)));
+        p[i][1] = vpadalq_s16(p[i][1], vmull_high_s8(w0, xd));
+        p[i][2] = vpadalq_s16(p[i][2], vmull_s8(vget_low_s8(w1), vget_low_s8(xd)));
+        p[i][3] = vpadalq_s16(p[i][3], vmull_high_s8(w1, xd));
+      }
     }
   }
-  for (int i = 0; i < M; i++) {
-    s[i][0] = vpaddq_s32(p[i][0], p[i][1]);
-    s[i][1] = vpaddq_s32(p[i][2], p[i][3]);
+  void get(int32x4_t s[][2]) const {
+    for (int i = 0; i < M; i++) {
+      s[i][0] = vpaddq_s32(p[i][0], p[i][1]);
+      s[i][1] = vpaddq_s32(p[i][2], p[i][3]);
+    }
   }
-}
+};
 
 #include "matmul-neon-gemm.inc"
 
