@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bitflash/error.h"
@@ -201,6 +202,7 @@ TEST_CASE("q4_0 quantizer: x*id + 8.5 is rounded twice on every path (no fused m
   for (Isa isa : host_isas()) {
     set_isa_cap(isa);
     quantize_q4_0(x.data(), x.size(), got.data());
-    CHECK_MESSAGE(std::memcmp(ref.data(), got.data(), sizeof(block_q4_0) * 2) == 0, q4_0_quant_kernel().name);
+    CHECK_MESSAGE(std::memcmp(ref.data(), got.data(), sizeof(block_q4_0) * 2) == 0,
+                  std::string(q4_0_quant_kernel().name));
   }
 }

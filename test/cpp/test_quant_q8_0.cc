@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bitflash/error.h"
@@ -130,12 +131,12 @@ TEST_CASE("q8_0 / q4_0 quantizers: scales across the f16 range bit-exact on ever
     set_isa_cap(isa);
     quantize_q8_0(x.data(), x.size(), g8.data());
     quantize_q4_0(x.data(), x.size(), g4.data());
-    CHECK_MESSAGE(std::memcmp(w8.data(), g8.data(), nb * sizeof(block_q8_0)) == 0, q8_0_quant_kernel().name);
-    CHECK_MESSAGE(std::memcmp(w4.data(), g4.data(), nb * sizeof(block_q4_0)) == 0, q4_0_quant_kernel().name);
+    CHECK_MESSAGE(std::memcmp(w8.data(), g8.data(), nb * sizeof(block_q8_0)) == 0, std::string(q8_0_quant_kernel().name));
+    CHECK_MESSAGE(std::memcmp(w4.data(), g4.data(), nb * sizeof(block_q4_0)) == 0, std::string(q4_0_quant_kernel().name));
     std::vector<float> dr(x.size()), dg(x.size());
     q8_0_dequant__ref(w8.data(), dr.data(), nb);
     dequantize_q8_0(w8.data(), x.size(), dg.data());
-    CHECK_MESSAGE(std::memcmp(dr.data(), dg.data(), dr.size() * 4) == 0, q8_0_dequant_kernel().name);
+    CHECK_MESSAGE(std::memcmp(dr.data(), dg.data(), dr.size() * 4) == 0, std::string(q8_0_dequant_kernel().name));
   }
   // the range really reaches both ends of f16
   bool sub = false, inf = false;

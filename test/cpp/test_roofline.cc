@@ -1,6 +1,8 @@
 // Roofline probes run and report plausible, positive figures on every host path.
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "bitflash/isa.h"
 #include "bitflash/roofline.h"
 #include "test-util.h"
@@ -21,9 +23,9 @@ TEST_CASE("roofline probes run on every host path") {
     Measure bw = measure_read_bandwidth(8u << 20, 1, 2);
     CHECK(bw.value > floor);
     Measure i8 = measure_i8_peak(1, 0.01, 1);
-    CHECK_MESSAGE(i8.value > floor, i8.kernel);
+    CHECK_MESSAGE(i8.value > floor, std::string(i8.kernel));
     Measure f = measure_f32_peak(1, 0.01, 1);
-    CHECK_MESSAGE(f.value > floor, f.kernel);
+    CHECK_MESSAGE(f.value > floor, std::string(f.kernel));
   }
   set_isa_cap(saved);
   CHECK_THROWS(measure_read_bandwidth(100, 1, 1));

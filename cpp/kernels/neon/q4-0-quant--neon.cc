@@ -33,7 +33,9 @@ void q4_0_quant__neon(const float* x, block_q4_0* y, size_t nb) {
     for (int j = 0; j < 4; j++) {
       int32x4_t q[2];
       for (int h = 0; h < 2; h++) {
-        const float32x4_t t = vaddq_f32(vmulq_n_f32(vld1q_f32(xb + 8 * j + 4 * h), id), vdupq_n_f32(8.5f));
+        float32x4_t p = vmulq_n_f32(vld1q_f32(xb + 8 * j + 4 * h), id);
+        __asm__("" : "+w"(p));  // two roundings, never one fmla (whatever -ffp-contract says)
+        const float32x4_t t = vaddq_f32(p, vdupq_n_f32(8.5f));
         q[h] = vminq_s32(vcvtq_s32_f32(t), vdupq_n_s32(15));
       }
       q8[j] = vreinterpret_u8_s8(vmovn_s16(vcombine_s16(vmovn_s32(q[0]), vmovn_s32(q[1]))));
