@@ -5,7 +5,7 @@
 // histogram of multiply-type instructions that identifies the loop (e.g. 8 sdot + 1 fmla = 4 rows x 32 k
 // at m = 1), and the weights (or MACs) one iteration handles. The smallest matching loop is counted.
 // Usage: node scripts/arm64-inner-loops.mjs <arm64 cmake build dir> [objdump]
-import { execFileSync } from 'node:child_process';
+import { disassemble, loopsOf } from './lib/aarch64-loops.mjs';
 import path from 'node:path';
 
 const [buildDir, objdump = 'aarch64-linux-gnu-objdump'] = process.argv.slice(2);
@@ -17,27 +17,10 @@ const MUL = ['sdot', 'smmla', 'smull', 'smull2', 'smlal', 'smlal2', 'fmla', 'sad
 const cache = new Map();
 function loops(obj) {
   if (cache.has(obj)) return cache.get(obj);
-  const text = execFileSync(objdump, ['-d', '--no-show-raw-insn', '-C', path.join(buildDir, 'CMakeFiles', obj)], { encoding: 'utf8', maxBuffer: 1 << 30 });
-  const funcs = new Map();
-  let cur = null;
-  for (const line of text.split('\n')) {
-    let m = /^([0-9a-f]+) <(.+)>:$/.exec(line);
-    if (m) {
-      cur = [];
-      funcs.set(m[2], cur);
-      continue;
-    }
-    m = /^\s*([0-9a-f]+):\s+(\S+)\s*(.*)$/.exec(line);
-    if (m && cur) cur.push({ a: parseInt(m[1], 16), mn: m[2], ops: m[3] });
-  }
   const out = [];
-  for (const [f, ins] of funcs) {
-    for (const { a, mn, ops } of ins) {
-      if (!/^(b(\.\w+)?|cbn?z|tbn?z)$/.test(mn)) continue;
-      const t = /\b([0-9a-f]+) </.exec(ops);
-      if (!t || parseInt(t[1], 16) > a) continue;
-      const s = parseInt(t[1], 16);
-      const body = ins.filter((i) => i.a >= s && i.a <= a).map((i) => i.mn);
+  for (const [f, ins] of disassemble(path.join(buildDir, 'CMakeFiles', obj), objdump)) {
+    for (const l of loopsOf(ins)) {
+      const body = l.body.map((i) => i.op);
       const h = {};
       for (const k of MUL) {
         const c = body.filter((x) => x === k).length;
