@@ -270,6 +270,46 @@ describe('property: integer ops (add, softmax, GELU, SiLU, norms)', () => {
     );
   });
 
+  it('outputs and second inputs of the wrong length or type, and mismatched params, are typed errors', () => {
+    const add = prepareAddRescale({ aScale: 0.1, bScale: 0.1, outScale: 0.1 });
+    const soft = prepareSoftmaxInt({ scale: 0.1 });
+    const ln = prepareLayerNormInt({ gamma: new Float32Array(8).fill(1), outScale: 0.1 });
+    const gelu = prepareIGelu({ inScale: 0.1, outScale: 0.1 });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.integer({ min: -3, max: 3 }), fc.constantFrom('into', 'b', 'out', 'cols', 'params', 'norm-len', 'type'), (len8, delta, what) => {
+        count('dyadic-invalid');
+        const n = len8 * 8;
+        const x = new Int8Array(n);
+        const bad = Math.max(0, n + (delta === 0 ? 1 : delta));
+        const call = (): unknown => {
+          switch (what) {
+            case 'into':
+              return requantizeSync(new Int32Array(n), { multiplier: { m: 1 << 30, s: 31 }, into: new Int8Array(bad) });
+            case 'b':
+              return addRescaleSync(add, x, new Int8Array(bad));
+            case 'out':
+              return iGeluSync(gelu, x, { out: new Int8Array(bad) });
+            case 'cols':
+              return softmaxIntSync(soft, new Int8Array(bad || 1), { cols: 8 + (bad % 3) });
+            case 'params':
+              return iGeluSync(soft as never, x);
+            case 'norm-len':
+              return layerNormIntSync(ln, new Int8Array(bad % 8 === 0 ? bad + 1 : bad));
+            case 'type':
+              return iGeluSync(gelu, new Uint8Array(n) as never);
+          }
+        };
+        const o = outcome(call);
+        // softmax: a length that is a multiple of cols is valid; everything else here is not
+        if (what === 'cols' && (bad || 1) % (8 + (bad % 3)) === 0) return;
+        expect(o.ok, `${what} n=${n} bad=${bad}`).toBe(false);
+        const e = (o as { error: unknown }).error;
+        expect(e instanceof TypeError || e instanceof RangeError, `${what}: ${String(e)}`).toBe(true);
+      }),
+      params(200),
+    );
+  });
+
   it('special scales given to each prepare function: typed errors for NaN / Infinity / <= 0, never a crash', () => {
     fc.assert(
       fc.property(fc.constantFrom(...OPS), fc.constantFrom(...SPECIAL_SCALES), fc.integer({ min: 0, max: 2 }), (op, v, which) => {
