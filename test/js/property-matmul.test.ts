@@ -258,6 +258,10 @@ function reference(c: Case, w: QTensor, xb: XBuilt): { kind: 'f32'; y: Float64Ar
       }
       ref.y[i * n + rr]! -= xb.xScales![i]! * zp * wsum;
       ref.s[i * n + rr]! += Math.abs(xb.xScales![i]! * zp) * wabs;
+      // the epilogue's f32 terms can leave the f32 range too: sx * zp' (u8: zp - 128; xScales 3e38) and the
+      // row's sum of real weights (an i4g scale of 3e38 times a few codes)
+      const e = Math.abs(xb.xScales![i]! * zp);
+      if (e > F32_MAX || wabs > F32_MAX || e * wabs > F32_MAX) ref.s[i * n + rr] = Infinity;
     }
   }
   return { kind: 'f32', ...ref, nb: dw.kb + 2 };

@@ -19,7 +19,7 @@ export function runs(ciDefault: number): number {
   return process.env.BITFLASH_EXPECT_ISA ? Math.ceil(ciDefault / 5) : ciDefault;
 }
 
-/** fast-check parameters: a fixed seed unless BITFLASH_PROPERTY_SEED is set (failures print theirs). */
+/** fast-check parameters: a random seed (failures print it) unless BITFLASH_PROPERTY_SEED replays one. */
 export function params(ciDefault: number): fc.Parameters<unknown> {
   const seed = process.env.BITFLASH_PROPERTY_SEED;
   return { numRuns: runs(ciDefault), ...(seed ? { seed: Number(seed) } : {}) };
