@@ -2,6 +2,7 @@
 // choice (found with a compare mask), the same f32 division and reciprocal, and the same truncation
 // of x*id + 8.5 (vcvttps2dq) clamped to 15.
 #include <immintrin.h>
+#include <cmath>
 
 #include "bitflash/quant.h"
 
@@ -30,7 +31,9 @@ void q4_0_quant__avx2(const float* x, block_q4_0* y, size_t nb) {
       max = xb[__builtin_ctz(mask)];
     }
     const float d = max / -8.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    // |d| < 2^-128: 1 / d overflows and x * id is not a code (llama.cpp's reference converts it to int8,
+    // undefined behaviour); its f16 d is 0 anyway, so the codes are defined as 8 (zero).
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
     y[i].d = static_cast<fp16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     const __m256 vid = _mm256_set1_ps(id), h = _mm256_set1_ps(8.5f);
     __m256i q[4];
