@@ -109,14 +109,15 @@ TEST_CASE("q8_0 rejects bad input") {
 }
 
 // The block scale's f32 -> f16 rounding on every path (the arm64 kernels use the FPU's fcvt, the reference a
-// software rounding): block maxima from 2^-40 (d a subnormal f16 or 0) to 2^24 (d overflows to inf), and
-// mantissas at the f16 tie points, for q8_0 and q4_0.
+// software rounding): block maxima from 2^-135 (f32 subnormals, where 1/d overflows and the codes are defined
+// as zero) through 2^-40 (d a subnormal f16 or 0) to 2^24 (d overflows to inf), and mantissas at the f16 tie
+// points, for q8_0 and q4_0.
 TEST_CASE("q8_0 / q4_0 quantizers: scales across the f16 range bit-exact on every path") {
   test::CapGuard g;
   std::mt19937 rng(77);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::vector<float> x;
-  for (int e = -40; e <= 24; e++)
+  for (int e = -135; e <= 24; e++)
     for (float mant : {1.0f, 1.0f + 1.0f / 2048.0f, 1.0f + 3.0f / 2048.0f, 1.9990234375f, 1.5f + 1.0f / 4096.0f}) {
       const float amax = std::ldexp(mant, e);
       for (int j = 0; j < 32; j++) x.push_back(amax * u(rng));

@@ -27,7 +27,7 @@ void q4_0_quant__neon(const float* x, block_q4_0* y, size_t nb) {
       }
     }
     const float d = max / -8.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;  // as the reference: 1/d overflow -> zero codes
     y[i].d = neon_quant::f2h(d);
     uint8x8_t q8[4];
     for (int j = 0; j < 4; j++) {

@@ -3,6 +3,8 @@
 // rounding (fcvt, the same bits as f32_to_fp16).
 #include <arm_neon.h>
 
+#include <cmath>
+
 #include "bitflash/quant.h"
 #include "quant-neon-inl.h"
 
@@ -12,7 +14,7 @@ void q8_0_quant__neon(const float* x, block_q8_0* y, size_t nb) {
   for (size_t i = 0; i < nb; i++) {
     const float* xb = x + i * QK8_0;
     const float d = neon_quant::amax32(xb) / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;  // as the reference: 1/d overflow -> zero codes
     y[i].d = neon_quant::f2h(d);
     neon_quant::round32(xb, id, y[i].qs);
   }
