@@ -85,8 +85,10 @@ TEST_CASE("add with rescale: exhaustive int8 pairs, every variant equals the ref
   std::vector<int8_t> a(65536), b(65536);
   for (int i = 0; i < 65536; i++) a[i] = static_cast<int8_t>(i & 255), b[i] = static_cast<int8_t>(i >> 8);
   struct Cfg { double sa; int32_t za; double sb; int32_t zb; double sy; int32_t zy; };
-  for (const Cfg& c : {Cfg{0.05, 0, 0.05, 0, 0.1, 0}, Cfg{0.02, 3, 0.07, -5, 0.08, 7}, Cfg{1.0, -128, 0.001, 127, 0.5, -20}}) {
+  for (const Cfg& c : {Cfg{0.05, 0, 0.05, 0, 0.1, 0}, Cfg{0.03, -7, 0.03, -7, 0.05, 4}, Cfg{0.02, 3, 0.07, -5, 0.08, 7}, Cfg{1.0, -128, 0.001, 127, 0.5, -20}}) {
     const AddParams p = add_prepare(c.sa, c.za, c.sb, c.zb, c.sy, c.zy);
+    // equal input scales and zero points: the symmetric (triangle) table is built
+    CHECK(p.yab_tri == (c.sa == c.sb && c.za == c.zb));
     std::vector<int8_t> want(65536), got(65536);
     add_rescale__ref(a.data(), b.data(), 65536, p, want.data());
     double maxerr = 0;
