@@ -87,6 +87,7 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
   const __m512i big = _mm512_set1_epi32(1 << 24), nbig = _mm512_set1_epi32(-(1 << 24));
   const __m512i b31 = _mm512_set1_epi64(int64_t(1) << 31);
   const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  const bool madd_cn = n < 32768;
   for (size_t r = 0; r < rows; r++) {
     const int8_t* xr = x + r * n;
     int8_t* yr = y + r * n;
@@ -106,7 +107,8 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
     auto block = [&](size_t b, __mmask16 m) {
       const ColBlock& cb = cbs[b];
       __m512i c = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, xr + b * 16));
-      if (p.center) c = _mm512_sub_epi32(_mm512_mullo_epi32(c, vcn), vs);
+      // cn x: one vpmaddwd (x's high word is 0 or -1, cn's is 0: the high product vanishes) when cn < 2^15
+      if (p.center) c = _mm512_sub_epi32(madd_cn ? _mm512_madd_epi16(c, vcn) : _mm512_mullo_epi32(c, vcn), vs);
       const __m512i re = _mm512_sra_epi64(_mm512_mul_epi32(c, vf), vk);
       const __m512i ro = _mm512_sra_epi64(_mm512_mul_epi32(_mm512_srli_epi64(c, 32), vf), vk);
       __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(re, cb.me), cb.ce);
