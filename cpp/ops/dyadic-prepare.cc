@@ -86,20 +86,15 @@ AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp
   }
   // every (a, b) pair through the reference: bit-exact by construction
   const bool sym = p.a_zp == p.b_zp && p.a_mult.m == p.b_mult.m && p.a_mult.s == p.b_mult.s;
-  std::shared_ptr<int8_t> tab(new int8_t[kAddTriOffset + (sym ? 32896 + 4 : 0)](), std::default_delete<int8_t[]>());
+  std::shared_ptr<int8_t> tab(new int8_t[65536 + 4](), std::default_delete<int8_t[]>());
   int8_t a[256], b[256];
   for (int i = 0; i < 256; i++) a[i] = static_cast<int8_t>(i);
   for (int i = 0; i < 256; i++) {
     for (int j = 0; j < 256; j++) b[j] = static_cast<int8_t>(i);
     add_rescale__ref(b, a, 256, p, tab.get() + i * 256);  // row i: a = int8 with bits i, b = every value
   }
-  if (sym) {  // the lower triangle of the (then symmetric) pair table, rows packed
-    int8_t* tri = tab.get() + kAddTriOffset;
-    for (int h = 0; h < 256; h++)
-      for (int l = 0; l <= h; l++) tri[h * (h + 1) / 2 + l] = tab.get()[h * 256 + l];
-  }
   p.yab = std::move(tab);
-  p.yab_tri = sym;
+  p.yab_symmetric = sym;
   return p;
 }
 
