@@ -126,6 +126,9 @@ struct AddParams {
   // (one gather per 16 outputs instead of two gathers and a dyadic multiply). Shared so copies stay
   // cheap; nullptr (or any field changed after add_prepare: reset it then) means compute.
   std::shared_ptr<const int8_t> yab;
+  // Set by add_prepare when a_zp == b_zp and a_mult == b_mult: then y(a, b) = y(b, a), and
+  // add_rescale__avx512 reads yab at max(a, b) * 256 + min(a, b) only (half the table stays in L1).
+  bool yab_symmetric = false;
 };
 AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp, double y_scale, int32_t y_zp);
 void add_rescale(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
