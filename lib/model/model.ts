@@ -262,6 +262,22 @@ export class Model {
     }
   }
 
+  /**
+   * One decode step: runs `token` at position `pos` (the KV cache must hold positions 0..pos-1
+   * from earlier steps) and returns its logits (a view valid until the next call).
+   */
+  async decodeStep(token: number, pos: number): Promise<Float32Array> {
+    const plan = this.live('decodeStep');
+    expectInt('decodeStep', 'token', token, 0, this.hparams.nVocab - 1);
+    expectInt('decodeStep', 'pos', pos, 0, this.nCtx - 1);
+    this.busy = true;
+    try {
+      return await this.forward(plan, [token], pos);
+    } finally {
+      this.busy = false;
+    }
+  }
+
   /** Logits after each token (rows of nVocab), from position 0. */
   async logits(tokens: readonly number[]): Promise<Float32Array> {
     this.live('logits');
