@@ -63,7 +63,7 @@ void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   io::ReaderOptions ro;
   ro.threads = f.readers;
   ro.max_read = f.max_read;
-  ro.max_gap = std::min<size_t>(ro.max_gap, f.max_read);
+  ro.max_gap = std::min<size_t>(f.max_gap, f.max_read);
   st->pool = std::make_unique<io::ReaderPool>(ro);
   io::CacheOptions co;
   co.slot_bytes = f.read_bytes;
@@ -123,7 +123,7 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
   const unsigned threads = ThreadPool::global().threads();
   std::vector<float> acc(static_cast<size_t>(threads) * rows * E, 0.0f);
   const AxpyFn axpy = axpy_kernel(f.row_type);
-  const bool fast = axpy != nullptr && E % 32 == 0;
+  const bool fast = f.simd && axpy != nullptr && E % 32 == 0;
   mm::ActQ aq;
   std::vector<int8_t> xq;
   std::vector<float> xd;
@@ -254,6 +254,7 @@ FlashStats Executor::flash_stats() const {
     const io::IoStats is = flash_->pool->stats();
     const io::CacheStats cs = flash_->cache->stats();
     s.bundle_bytes = is.bytes_read;
+    s.bundle_reads = is.reads_issued;
     s.bundle_read_busy_ns = is.read_busy_ns;
     s.bundle_io_wall_ns = is.io_wall_ns;
     s.reads_issued = is.reads_issued;

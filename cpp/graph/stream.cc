@@ -3,6 +3,8 @@
 // ops of group g compute from one, the next group in the plan's order is read into the other by
 // the reader pool (the order is fixed, so this prefetch is exact). Without it (the naive per-layer
 // loader), one buffer, read synchronously and overwritten by the next group.
+#include <fcntl.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -37,6 +39,9 @@ void init_stream(const PlanSpec& s, std::unique_ptr<StreamState>& st) {
   const StreamSpec& sp = *s.stream;
   st = std::make_unique<StreamState>();
   st->file = std::make_unique<io::File>(sp.path, sp.direct ? io::DirectMode::Auto : io::DirectMode::Never);
+  // io::File asks for random access (no readahead) on buffered files, right for neuron bundles;
+  // a layer is read front to back, so the stream keeps the kernel's normal readahead.
+  if (!st->file->direct()) ::posix_fadvise(st->file->fd(), 0, 0, POSIX_FADV_NORMAL);
   io::ReaderOptions ro;
   ro.threads = sp.readers;
   ro.max_read = sp.max_read;

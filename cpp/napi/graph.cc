@@ -157,6 +157,8 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec->readers = static_cast<unsigned>(int_field(f, "readers", 8, 1, 256));
       spec->max_read = static_cast<size_t>(int_field(f, "maxRead", 128 << 10, 4096, 1 << 30));
       spec->direct = f.Get("direct").IsUndefined() ? true : f.Get("direct").ToBoolean().Value();
+      spec->max_gap = static_cast<size_t>(int_field(f, "maxGap", 16 << 10, 0, 1 << 30));
+      spec->simd = f.Get("simd").IsUndefined() ? true : f.Get("simd").ToBoolean().Value();
       spec->record = f.Get("record").ToBoolean().Value();
       Napi::Value lo = f.Get("layerOffsets"), th = f.Get("thresholds");
       if (!lo.IsArray() || !th.IsArray()) fail(kErrArg, "plan: flash.layerOffsets and flash.thresholds must be arrays");
@@ -192,6 +194,7 @@ class Plan : public Napi::ObjectWrap<Plan> {
       o.Set("steps", static_cast<double>(f.steps));
       o.Set("stepMs", static_cast<double>(f.step_ns) / 1e6);
       o.Set("bundleBytesRead", static_cast<double>(f.bundle_bytes));
+      o.Set("bundleReads", static_cast<double>(f.bundle_reads));
       o.Set("bundleReadBusyMs", static_cast<double>(f.bundle_read_busy_ns) / 1e6);
       o.Set("bundleIoWallMs", static_cast<double>(f.bundle_io_wall_ns) / 1e6);
       o.Set("streamBytesRead", static_cast<double>(f.stream_bytes));

@@ -27,6 +27,8 @@ export interface SpeedChildArgs {
   nCtx: number;
   flashReaders?: number;
   flashMaxRead?: number;
+  flashMaxGap?: number;
+  flashSimd?: boolean;
   streamPrefetch?: boolean;
 }
 
@@ -75,6 +77,7 @@ export async function runSpeedChild(a: SpeedChildArgs): Promise<SpeedChildResult
           ...base, ...(a.ramBudget ? { ramBudget: a.ramBudget } : {}), density: a.density ?? 1, ...(a.thresholds ? { thresholds: a.thresholds } : {}),
           ...(a.flashReaders ? { flashReaders: a.flashReaders } : {}), ...(a.flashMaxRead ? { flashMaxRead: a.flashMaxRead } : {}),
           ...(a.streamPrefetch !== undefined ? { streamPrefetch: a.streamPrefetch } : {}),
+          ...(a.flashMaxGap !== undefined ? { flashMaxGap: a.flashMaxGap } : {}), ...(a.flashSimd !== undefined ? { flashSimd: a.flashSimd } : {}),
         });
         break;
     }

@@ -35,6 +35,8 @@ export interface BitflashVariant {
   density: number;
   flashReaders?: number;
   flashMaxRead?: number;
+  flashMaxGap?: number;
+  flashSimd?: boolean;
   streamPrefetch?: boolean;
 }
 
@@ -92,7 +94,7 @@ export interface FioResult {
 
 export interface SpeedReport {
   date: string;
-  machine: { cpu: string; cores: number; memBytes: number; disk: string; kernel: string };
+  machine: { cpu: string; cores: number; memBytes: number; disk: string; kernel: string; loadAvgStart: number[]; loadAvgEnd: number[] };
   model: { file: string; bytes: number; flashFile: string; flashBytes: number; bundleBytes: number; readBytes: number; rowType: string };
   settings: { tokens: number; warmup: number; nCtx: number; reserve: number; thresholds?: number[]; densityCalibrationTokens: string };
   fio: FioResult[];
@@ -203,6 +205,7 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
   const fi = flashInfo(readGGUF(o.flash));
   if (!fi) throw new Error(`${o.flash} is not a flash-layout model (bitflash convert --flash)`);
   const base = { model: o.model, flash: o.flash, tokens, warmup, nCtx };
+  const loadAvgStart = os.loadavg();
 
   // thresholds once per density (calibration runs the model densely: outside the timed runs)
   const thresholds = new Map<number, number[]>();
@@ -237,6 +240,8 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
       if (v.flashReaders) args.flashReaders = v.flashReaders;
       if (v.flashMaxRead) args.flashMaxRead = v.flashMaxRead;
       if (v.streamPrefetch !== undefined) args.streamPrefetch = v.streamPrefetch;
+      if (v.flashMaxGap !== undefined) args.flashMaxGap = v.flashMaxGap;
+      if (v.flashSimd !== undefined) args.flashSimd = v.flashSimd;
     }
     dropCache(o.model);
     dropCache(o.flash);
@@ -288,7 +293,7 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
   }
   return {
     date,
-    machine: { cpu, cores: os.cpus().length, memBytes: os.totalmem(), disk: diskOf(o.flash), kernel: os.release() },
+    machine: { cpu, cores: os.cpus().length, memBytes: os.totalmem(), disk: diskOf(o.flash), kernel: os.release(), loadAvgStart, loadAvgEnd: os.loadavg() },
     model: { file: path.basename(o.model), bytes: modelBytes, flashFile: path.basename(o.flash), flashBytes, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowType: fi.rowType },
     settings: { tokens, warmup, nCtx, reserve, densityCalibrationTokens: calText, ...(thresholds.size ? { thresholds: [...thresholds.values()][0]! } : {}) },
     fio,
@@ -302,7 +307,7 @@ const GiB = 2 ** 30;
 export function formatFlashSpeed(r: SpeedReport): string {
   const lines: string[] = [];
   lines.push(`model ${r.model.file} (${(r.model.bytes / GiB).toFixed(2)} GiB; flash layout ${(r.model.flashBytes / GiB).toFixed(2)} GiB, ${r.model.rowType} bundles of ${r.model.bundleBytes} bytes, ${r.model.readBytes} read per neuron)`);
-  lines.push(`${r.machine.cpu}, ${r.machine.cores} cores, ${(r.machine.memBytes / GiB).toFixed(0)} GiB RAM, disk ${r.machine.disk}; ${r.settings.tokens} tokens after ${r.settings.warmup} warm-up, medians`);
+  lines.push(`${r.machine.cpu}, ${r.machine.cores} cores (load average ${r.machine.loadAvgStart[0]!.toFixed(1)} at start, ${r.machine.loadAvgEnd[0]!.toFixed(1)} at end), ${(r.machine.memBytes / GiB).toFixed(0)} GiB RAM, disk ${r.machine.disk}; ${r.settings.tokens} tokens after ${r.settings.warmup} warm-up, medians`);
   lines.push('');
   lines.push('| budget (cgroup limit) | method | decode tokens/s | ms/token | read from storage / token | cgroup peak | OOM kills |');
   lines.push('|---|---|---|---|---|---|---|');

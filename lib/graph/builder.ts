@@ -67,6 +67,10 @@ export interface FlashPlanSpec {
   window?: number;
   readers?: number;
   maxRead?: number;
+  /** Neighbouring bundles closer than this many bytes are read as one (gap included); <= maxRead. */
+  maxGap?: number;
+  /** SIMD per-neuron kernels (default true); false decodes rows to f32 (for comparison). */
+  simd?: boolean;
   direct?: boolean;
   record?: boolean;
 }
@@ -311,6 +315,7 @@ export interface FlashStepStats {
   stepMs: number;
   /** Neuron bundles: bytes read, and the reader pool's busy time summed over threads / wall time with a read in flight. */
   bundleBytesRead: number;
+  bundleReads: number;
   bundleReadBusyMs: number;
   bundleIoWallMs: number;
   /** Streamed weights (attention / gate groups not resident, embedding rows): bytes, group loads, loads found prefetched, wait. */

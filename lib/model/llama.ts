@@ -84,6 +84,8 @@ export interface FlashRuntimeOptions {
   window?: number;
   readers?: number;
   maxRead?: number;
+  maxGap?: number;
+  simd?: boolean;
   direct?: boolean;
 }
 
@@ -157,7 +159,7 @@ export function buildLlama(
     flash = {
       path: f.path, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
       nFf: fi.nFf, nEmbd: fi.nEmbd, layerOffsets: offsets, thresholds: fo.thresholds ?? new Array<number>(hp.nLayers).fill(0),
-      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: fo.maxRead ?? FLASH_MAX_READ, direct: fo.direct ?? true, record: true,
+      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: fo.maxRead ?? FLASH_MAX_READ, maxGap: Math.min(fo.maxGap ?? 16384, fo.maxRead ?? FLASH_MAX_READ), simd: fo.simd ?? true, direct: fo.direct ?? true, record: true,
     };
   }
   const tokEmb = weight('token_embd.weight')!;

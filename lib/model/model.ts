@@ -38,6 +38,10 @@ export interface LoadOptions {
   /** Flash I/O tuning: bundle reader threads and largest read; dense-stream prefetch (default true). */
   flashReaders?: number;
   flashMaxRead?: number;
+  /** Flash: read neighbouring bundles closer than this as one read (default 16 KiB). */
+  flashMaxGap?: number;
+  /** Flash: SIMD per-neuron kernels (default true); false decodes bundle rows to f32. */
+  flashSimd?: boolean;
   streamPrefetch?: boolean;
 }
 
@@ -86,7 +90,7 @@ export class Model {
     return this.flash;
   }
 
-  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | 'flashReaders' | 'flashMaxRead' | 'streamPrefetch'>> & LoadOptions, plan: ResidencyPlan | undefined) {
+  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | 'flashReaders' | 'flashMaxRead' | 'flashMaxGap' | 'flashSimd' | 'streamPrefetch'>> & LoadOptions, plan: ResidencyPlan | undefined) {
     this.plan = plan;
     this.tokenizer = tokenizerFromGGUF(file);
     const fi = flashInfo(file);
@@ -113,7 +117,7 @@ export class Model {
     }
     const built = buildLlama(file, {
       maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache, allLogits: this.onePlan, source,
-      ...(fi ? { flash: { slotsPerLayer, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}), ...(opts.flashReaders ? { readers: opts.flashReaders } : {}), ...(opts.flashMaxRead ? { maxRead: opts.flashMaxRead } : {}) } } : {}),
+      ...(fi ? { flash: { slotsPerLayer, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}), ...(opts.flashReaders ? { readers: opts.flashReaders } : {}), ...(opts.flashMaxRead ? { maxRead: opts.flashMaxRead } : {}), ...(opts.flashMaxGap !== undefined ? { maxGap: opts.flashMaxGap } : {}), ...(opts.flashSimd !== undefined ? { simd: opts.flashSimd } : {}) } } : {}),
     });
     this.hparams = built.hp;
     this.weightBytes = built.weightBytes;

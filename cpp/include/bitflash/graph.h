@@ -70,6 +70,8 @@ struct FlashSpec {
   uint32_t window = 5;
   unsigned readers = 8;
   size_t max_read = 128 << 10;  // largest single read; each reader holds a bounce buffer of this size
+  size_t max_gap = 16 << 10;    // neighbouring bundles closer than this are read together (the gap is read too)
+  bool simd = true;             // per-neuron SIMD kernels (q4_0 / q8_0 rows); false: rows decoded to f32 (the old path)
   bool direct = true;
   bool record = false;  // collect |silu(gate)| histograms for threshold calibration
 };
@@ -91,7 +93,7 @@ struct FlashStats {
   uint64_t bytes_read = 0, reads_issued = 0, requests = 0, cache_hits = 0, cache_misses = 0, evictions = 0;
   uint64_t io_ns = 0, compute_ns = 0, neurons_active = 0, neurons_total = 0, resident_bytes = 0, arena_bytes = 0;
   uint64_t steps = 0, step_ns = 0, stream_bytes = 0, stream_loads = 0, stream_prefetched = 0, stream_wait_ns = 0,
-           bundle_bytes = 0, bundle_read_busy_ns = 0, bundle_io_wall_ns = 0, stream_buffer_bytes = 0;
+           bundle_bytes = 0, bundle_reads = 0, bundle_read_busy_ns = 0, bundle_io_wall_ns = 0, stream_buffer_bytes = 0;
 };
 
 // Histogram of log2|silu(gate)|: bin b covers [2^((b - kHistZero)/8), 2^((b + 1 - kHistZero)/8)).
