@@ -105,8 +105,13 @@ export interface SpeedReport {
     tokensPerSecond: number | null;
     vsMmap: number | null;
     vsLayers: number | null;
+    /** Bundle reads: bytes over the wall time with a bundle read in flight, and the mean read size after coalescing. */
     readMBps: number | null;
-    fioMBps: number | null;
+    meanReadBytes: number | null;
+    readers: number;
+    /** fio at the bundle size (8 KiB-ish) and at the mean coalesced read size, with as many jobs as readers. */
+    fioBundleMBps: number | null;
+    fioMeanReadMBps: number | null;
     readVsFio: number | null;
   }[];
 }
@@ -212,10 +217,31 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
   const calText = o.calibrationText ?? 'Once upon a time';
   for (const v of variants) {
     if (v.density >= 1 || thresholds.has(v.density) || !methods.includes('bitflash')) continue;
+    // cached beside the flash file, keyed by its size and mtime, the density and the text
+    const st = statSync(o.flash);
+    const key = JSON.stringify({ size: st.size, mtime: st.mtimeMs, density: v.density, text: calText });
+    const cacheFile = `${o.flash}.thresholds.json`;
+    let cached: Record<string, number[]> = {};
+    try {
+      cached = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, number[]>;
+    } catch {
+      cached = {};
+    }
+    if (cached[key]) {
+      log(`thresholds for density ${v.density} from ${cacheFile}`);
+      thresholds.set(v.density, cached[key]!);
+      continue;
+    }
     log(`calibrating thresholds for density ${v.density} on ${JSON.stringify(calText)}`);
     const c = runChild({ ...base, method: 'bitflash', calibrate: true, density: v.density, calibrationText: calText }, undefined, null, timeoutS);
     if (!c.res?.ok || !c.res.thresholds) throw new Error(`calibration failed: ${c.res?.error?.message ?? c.exit}`);
     thresholds.set(v.density, c.res.thresholds);
+    cached[key] = c.res.thresholds;
+    try {
+      writeFileSync(cacheFile, JSON.stringify(cached));
+    } catch {
+      // read-only folder: calibrate again next time
+    }
   }
 
   const fio: FioResult[] = [];
@@ -272,7 +298,15 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   const date = new Date().toISOString();
   const summary: SpeedReport['summary'] = [];
-  const fioBundle = fio.find((f) => f.blockSize === fi.upDownBytes);
+  const fioAt = (bs: number, jobs: number): FioResult | undefined => {
+    let f = fio.find((x) => x.blockSize === bs && x.jobs === jobs);
+    if (!f && o.fio !== false) {
+      log(`fio: O_DIRECT random reads of ${bs} bytes, ${jobs} jobs`);
+      f = runFio(o.flash, bs, jobs);
+      if (f) fio.push(f);
+    }
+    return f;
+  };
   for (const frac of budgets) {
     const at = rows.filter((r) => r.budgetFraction === frac);
     const tps = (m: string) => at.find((r) => r.method === m && r.ok)?.tokensPerSecond ?? null;
@@ -281,13 +315,19 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
       const t = r.ok ? r.tokensPerSecond! : null;
       const mm = tps('mmap'), ly = tps('layers');
       const f = r.flash;
+      const v = variants.find((x) => x.name === r.variant);
+      const readers = v?.flashReaders ?? FLASH_READERS;
       // Achieved bundle bandwidth: bytes over the wall time with a bundle read in flight.
       const readMBps = f && f.bundleIoWallMs! > 0 ? f.bundleBytesRead! / (f.bundleIoWallMs! / 1000) / 1e6 : null;
-      const fioMBps = fioBundle ? fioBundle.bandwidthBytesPerS / 1e6 : null;
+      const meanRead = f && f.bundleReads! > 0 ? f.bundleBytesRead! / f.bundleReads! : null;
+      const fb = fioAt(fi.upDownBytes, readers);
+      const fm = meanRead !== null ? fioAt(Math.max(4096, Math.round(meanRead / 4096) * 4096), readers) : undefined;
+      const fioMeanReadMBps = fm ? fm.bandwidthBytesPerS / 1e6 : null;
       summary.push({
         budget: frac, method: `bitflash (${r.variant})`, tokensPerSecond: t,
         vsMmap: t !== null && mm ? t / mm : null, vsLayers: t !== null && ly ? t / ly : null,
-        readMBps, fioMBps, readVsFio: readMBps !== null && fioMBps ? readMBps / fioMBps : null,
+        readMBps, meanReadBytes: meanRead, readers, fioBundleMBps: fb ? fb.bandwidthBytesPerS / 1e6 : null, fioMeanReadMBps,
+        readVsFio: readMBps !== null && fioMeanReadMBps ? readMBps / fioMeanReadMBps : null,
       });
     }
   }
@@ -328,10 +368,10 @@ export function formatFlashSpeed(r: SpeedReport): string {
   }
   if (r.summary.length) {
     lines.push('');
-    lines.push('| budget | bitflash | tokens/s | vs mmap | vs naive per-layer | bundle reads MB/s | fio at bundle size | reads / fio |');
-    lines.push('|---|---|---|---|---|---|---|---|');
+    lines.push('| budget | bitflash | tokens/s | vs mmap | vs naive per-layer | bundle reads MB/s (mean read) | fio, bundle size | fio, mean read size | reads / fio at mean read |');
+    lines.push('|---|---|---|---|---|---|---|---|---|');
     const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
-    for (const s of r.summary) lines.push(`| ${Math.round(s.budget * 100)}% | ${s.method} | ${f(s.tokensPerSecond, 3)} | ${f(s.vsMmap)}x | ${f(s.vsLayers)}x | ${f(s.readMBps, 0)} | ${f(s.fioMBps, 0)} | ${s.readVsFio === null ? '-' : `${(100 * s.readVsFio).toFixed(0)}%`} |`);
+    for (const s of r.summary) lines.push(`| ${Math.round(s.budget * 100)}% | ${s.method} | ${f(s.tokensPerSecond, 3)} | ${f(s.vsMmap)}x | ${f(s.vsLayers)}x | ${f(s.readMBps, 0)} (${s.meanReadBytes === null ? '-' : `${(s.meanReadBytes / 1024).toFixed(1)} KiB`}) | ${f(s.fioBundleMBps, 0)} | ${f(s.fioMeanReadMBps, 0)} | ${s.readVsFio === null ? '-' : `${(100 * s.readVsFio).toFixed(0)}%`} |`);
   }
   return lines.join('\n');
 }

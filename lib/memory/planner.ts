@@ -109,7 +109,7 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
       }
       const maxUnit = Math.max(...units.map((u) => u.bytes));
       streamBufferBytes = 2 * maxUnit;
-      streamMaxRead = Math.min(STREAM_MAX_READ, Math.ceil(maxUnit / 4096) * 4096);
+      streamMaxRead = Math.min(STREAM_MAX_READ, Math.ceil(maxUnit / STREAM_READERS / 4096) * 4096);
       ioScratchBytes += STREAM_READERS * (streamMaxRead + 8192 + 16384);
       const out = new Set(streamedDense.map((d) => d.name));
       let res = resident.filter((r) => !out.has(r.name));

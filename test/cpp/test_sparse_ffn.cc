@@ -73,7 +73,7 @@ TEST_CASE("axpy reference against decode-then-multiply") {
     CHECK(std::fabs(y[j] - c * w[j]) <= 2.5e-7f * std::fabs(c * w[j]) + 1e-30f);
   }
   const char* name = nullptr;
-  CHECK(axpy_kernel(DType::q4_0, &name) != nullptr);
+  CHECK((axpy_kernel(DType::q4_0, &name) != nullptr));
   CHECK(name != nullptr);
-  CHECK(axpy_kernel(DType::f32) == nullptr);
+  CHECK((axpy_kernel(DType::f32) == nullptr));
 }
