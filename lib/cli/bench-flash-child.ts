@@ -45,6 +45,8 @@ export interface SpeedChildResult {
   plan?: { residentBytes: number; cacheBytes: number; streamedDenseBytes: number; streamBufferBytes: number; totalBytes: number };
   maxRssBytes?: number;
   thresholds?: number[];
+  /** The greedy token ids fed at each step. */
+  tokenIds?: number[];
 }
 
 function ioReadBytes(): number {
@@ -87,6 +89,7 @@ export async function runSpeedChild(a: SpeedChildArgs): Promise<SpeedChildResult
   }
   const loadMs = performance.now() - t0;
   const times: number[] = [];
+  const ids: number[] = [];
   let tok = m.tokenizer.bos ?? 1;
   let readAtWarm = 0;
   for (let pos = 0; pos < a.warmup + a.tokens; pos++) {
@@ -95,6 +98,7 @@ export async function runSpeedChild(a: SpeedChildArgs): Promise<SpeedChildResult
       readAtWarm = ioReadBytes();
     }
     const s = performance.now();
+    ids.push(tok);
     const logits = await m.decodeStep(tok, pos);
     times.push(performance.now() - s);
     let best = 0;
@@ -108,7 +112,7 @@ export async function runSpeedChild(a: SpeedChildArgs): Promise<SpeedChildResult
   const res: SpeedChildResult = {
     ok: true, loadMs, tokenMs: times, medianTokenMs: med, tokensPerSecond: 1000 / med,
     storageReadBytesPerToken: readBytes / a.tokens,
-    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    maxRssBytes: process.resourceUsage().maxRSS * 1024, tokenIds: ids,
   };
   if (fs) {
     const per: Record<string, number> = {};

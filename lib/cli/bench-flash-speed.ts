@@ -72,6 +72,7 @@ export interface SpeedRow {
   tokensPerSecond?: number;
   medianTokenMs?: number;
   tokenMs?: number[];
+  tokenIds?: number[];
   storageReadBytesPerToken?: number;
   cgroupPeakBytes?: number;
   cgroupFailcnt?: number;
@@ -279,7 +280,7 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
       method, ...(v ? { variant: v.name } : {}), budgetFraction: frac, limitBytes: limit, ok: !!r?.ok, oomKilled: c.killed && (c.oomKills ?? 1) > 0, exit: c.exit,
       ...(r && !r.ok && r.error ? { error: `${r.error.code ? `${r.error.code}: ` : ''}${r.error.message}` } : {}),
       ...(!r ? { error: `no result (${c.exit})` } : {}),
-      ...(r?.tokensPerSecond !== undefined ? { tokensPerSecond: r.tokensPerSecond, medianTokenMs: r.medianTokenMs!, tokenMs: r.tokenMs!, storageReadBytesPerToken: r.storageReadBytesPerToken!, loadMs: r.loadMs!, maxRssBytes: r.maxRssBytes! } : {}),
+      ...(r?.tokensPerSecond !== undefined ? { tokensPerSecond: r.tokensPerSecond, medianTokenMs: r.medianTokenMs!, tokenMs: r.tokenMs!, ...(r.tokenIds ? { tokenIds: r.tokenIds } : {}), storageReadBytesPerToken: r.storageReadBytesPerToken!, loadMs: r.loadMs!, maxRssBytes: r.maxRssBytes! } : {}),
       ...(c.peak !== undefined ? { cgroupPeakBytes: c.peak } : {}), ...(c.failcnt !== undefined ? { cgroupFailcnt: c.failcnt } : {}), ...(c.oomKills !== undefined ? { cgroupOomKills: c.oomKills } : {}),
       ...(r?.flash ? { flash: r.flash } : {}), ...(r?.flashPerToken ? { flashPerToken: r.flashPerToken } : {}), ...(r?.plan ? { plan: r.plan } : {}),
       wallS: c.wallS,
