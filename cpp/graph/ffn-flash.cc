@@ -70,6 +70,12 @@ void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   co.layers = static_cast<uint32_t>(f.layer_offsets.size());
   co.neurons_per_layer = static_cast<uint32_t>(f.n_ff);
   co.slots_per_layer = f.slots_per_layer;
+  if (f.shared_arena) {
+    BITFLASH_CHECK(f.n_ff * f.layer_offsets.size() < (1ull << 31), kErrArg, "plan: too many neurons for one shared arena");
+    co.neurons_per_layer = static_cast<uint32_t>(f.n_ff * f.layer_offsets.size());
+    co.slots_per_layer = static_cast<uint32_t>(std::min<uint64_t>(static_cast<uint64_t>(f.slots_per_layer) * co.layers, co.neurons_per_layer));
+    co.layers = 1;
+  }
   co.window = f.window;
   st->cache = std::make_unique<io::NeuronCache>(co);
   st->gate.assign(s.max_tokens * f.n_ff, 0.0f);
@@ -184,10 +190,16 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
     });
   };
   std::vector<size_t> hits, order;
+  // cache keys: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
+  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
+  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
+  std::vector<uint32_t>& keys = st.keys;
+  keys.resize(st.active.size());
+  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
   for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
     const size_t n = std::min<size_t>(cap, st.active.size() - c0);
     st.misses.clear();
-    st.cache->acquire(static_cast<uint32_t>(o.layer), st.active.data() + c0, n, st.slots.data(), &st.misses);
+    st.cache->acquire(cache_layer, keys.data() + c0, n, st.slots.data(), &st.misses);
     // Pipeline: the misses go to the reader pool in sub-batches; the hits compute while they are
     // read, then each sub-batch computes as soon as it has arrived.
     hits.clear();
@@ -231,7 +243,7 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
           } catch (...) {
           }
         }
-      for (size_t mi : st.misses) st.cache->erase(static_cast<uint32_t>(o.layer), st.active[c0 + mi]);
+      for (size_t mi : st.misses) st.cache->erase(cache_layer, keys[c0 + mi]);
       throw;
     }
   }

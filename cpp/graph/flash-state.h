@@ -14,6 +14,7 @@ struct FlashState {
   std::unique_ptr<io::NeuronCache> cache;
   std::vector<float> gate;  // [max_tokens, n_ff]
   std::vector<uint32_t> active;
+  std::vector<uint32_t> keys;  // cache keys of the active neurons
   std::vector<void*> slots;
   std::vector<size_t> misses;
   std::vector<std::vector<uint64_t>> hist;

@@ -159,6 +159,7 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec->direct = f.Get("direct").IsUndefined() ? true : f.Get("direct").ToBoolean().Value();
       spec->max_gap = static_cast<size_t>(int_field(f, "maxGap", 16 << 10, 0, 1 << 30));
       spec->simd = f.Get("simd").IsUndefined() ? true : f.Get("simd").ToBoolean().Value();
+      spec->shared_arena = f.Get("sharedArena").ToBoolean().Value();
       spec->record = f.Get("record").ToBoolean().Value();
       Napi::Value lo = f.Get("layerOffsets"), th = f.Get("thresholds");
       if (!lo.IsArray() || !th.IsArray()) fail(kErrArg, "plan: flash.layerOffsets and flash.thresholds must be arrays");

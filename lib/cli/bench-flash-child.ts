@@ -29,6 +29,7 @@ export interface SpeedChildArgs {
   flashMaxRead?: number;
   flashMaxGap?: number;
   flashSimd?: boolean;
+  flashSharedArena?: boolean;
   streamPrefetch?: boolean;
 }
 
@@ -80,6 +81,7 @@ export async function runSpeedChild(a: SpeedChildArgs): Promise<SpeedChildResult
           ...(a.flashReaders ? { flashReaders: a.flashReaders } : {}), ...(a.flashMaxRead ? { flashMaxRead: a.flashMaxRead } : {}),
           ...(a.streamPrefetch !== undefined ? { streamPrefetch: a.streamPrefetch } : {}),
           ...(a.flashMaxGap !== undefined ? { flashMaxGap: a.flashMaxGap } : {}), ...(a.flashSimd !== undefined ? { flashSimd: a.flashSimd } : {}),
+          ...(a.flashSharedArena !== undefined ? { flashSharedArena: a.flashSharedArena } : {}),
         });
         break;
     }

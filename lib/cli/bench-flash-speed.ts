@@ -37,6 +37,7 @@ export interface BitflashVariant {
   flashMaxRead?: number;
   flashMaxGap?: number;
   flashSimd?: boolean;
+  flashSharedArena?: boolean;
   streamPrefetch?: boolean;
 }
 
@@ -269,6 +270,7 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
       if (v.streamPrefetch !== undefined) args.streamPrefetch = v.streamPrefetch;
       if (v.flashMaxGap !== undefined) args.flashMaxGap = v.flashMaxGap;
       if (v.flashSimd !== undefined) args.flashSimd = v.flashSimd;
+      if (v.flashSharedArena !== undefined) args.flashSharedArena = v.flashSharedArena;
     }
     dropCache(o.model);
     dropCache(o.flash);

@@ -43,7 +43,7 @@ Usage:
                                            a Llama-2-7B-shaped q4_0 model with random weights + its flash layout
   bitflash bench flash --speed --model m.gguf --flash m-flash.gguf [--budgets 1,0.5,0.3]
         [--methods resident,mmap,layers,bitflash] [--densities 0.3] [--tokens 4] [--warmup 1]
-        [--reserve 256M] [--readers N] [--max-read 128K] [--max-gap 16K] [--no-prefetch] [--scalar-ffn]
+        [--reserve 256M] [--readers N] [--max-read 128K] [--max-gap 16K] [--no-prefetch] [--scalar-ffn] [--arena shared|per-layer]
         [--no-fio] [--out DIR]
                                            decode tokens/s under cgroup memory limits (root, cgroup v1)
                                            what each FFN density costs: top-1 agreement, KL, perplexity, bytes read
@@ -271,7 +271,7 @@ export async function main(argv: string[]): Promise<number> {
           json: { type: 'boolean', default: false }, model: { type: 'string' }, quality: { type: 'boolean', default: false },
           speed: { type: 'boolean', default: false }, 'write-model': { type: 'string' }, flash: { type: 'string' },
           budgets: { type: 'string' }, methods: { type: 'string' }, densities: { type: 'string' }, tokens: { type: 'string' }, warmup: { type: 'string' },
-          reserve: { type: 'string' }, readers: { type: 'string' }, 'max-read': { type: 'string' }, 'no-prefetch': { type: 'boolean', default: false }, 'max-gap': { type: 'string' }, 'scalar-ffn': { type: 'boolean', default: false },
+          reserve: { type: 'string' }, readers: { type: 'string' }, 'max-read': { type: 'string' }, 'no-prefetch': { type: 'boolean', default: false }, 'max-gap': { type: 'string' }, 'scalar-ffn': { type: 'boolean', default: false }, 'arena': { type: 'string' },
           'no-fio': { type: 'boolean', default: false }, out: { type: 'string' },
         },
       });
@@ -293,11 +293,12 @@ export async function main(argv: string[]): Promise<number> {
         const readers = values.readers ? parseList(values.readers)[0] : undefined;
         const maxRead = values['max-read'] ? parseBytes(values['max-read']) : undefined;
         const maxGap = values['max-gap'] ? parseBytes(values['max-gap']) : undefined;
-        const tag = [readers ? `${readers} readers` : '', maxRead ? `reads <= ${maxRead >> 10} KiB` : '', maxGap !== undefined ? `gap < ${maxGap >> 10} KiB` : '', values['no-prefetch'] ? 'no prefetch' : '', values['scalar-ffn'] ? 'f32-decoded FFN' : ''].filter(Boolean).join(', ');
+        const tag = [readers ? `${readers} readers` : '', maxRead ? `reads <= ${maxRead >> 10} KiB` : '', maxGap !== undefined ? `gap < ${maxGap >> 10} KiB` : '', values['no-prefetch'] ? 'no prefetch' : '', values['scalar-ffn'] ? 'f32-decoded FFN' : '', values.arena ? `${values.arena} arena` : ''].filter(Boolean).join(', ');
+        if (values.arena !== undefined && values.arena !== 'shared' && values.arena !== 'per-layer') throw new RangeError('--arena must be shared or per-layer');
         const variants = floats(values.densities ?? '0.3').map((d) => ({
           name: `density ${d}${tag ? `, ${tag}` : ''}`, density: d,
           ...(readers ? { flashReaders: readers } : {}), ...(maxRead ? { flashMaxRead: maxRead } : {}), ...(values['no-prefetch'] ? { streamPrefetch: false } : {}),
-          ...(maxGap !== undefined ? { flashMaxGap: maxGap } : {}), ...(values['scalar-ffn'] ? { flashSimd: false } : {}),
+          ...(maxGap !== undefined ? { flashMaxGap: maxGap } : {}), ...(values['scalar-ffn'] ? { flashSimd: false } : {}), ...(values.arena ? { flashSharedArena: values.arena === 'shared' } : {}),
         }));
         const r = await benchFlashSpeed({
           model: values.model, flash: values.flash, methods, variants,

@@ -69,6 +69,8 @@ export interface FlashPlanSpec {
   maxRead?: number;
   /** Neighbouring bundles closer than this many bytes are read as one (gap included); <= maxRead. */
   maxGap?: number;
+  /** One neuron arena shared by all layers (slotsPerLayer * layers slots, LRU across layers). */
+  sharedArena?: boolean;
   /** SIMD per-neuron kernels (default true); false decodes rows to f32 (for comparison). */
   simd?: boolean;
   direct?: boolean;

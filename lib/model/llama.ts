@@ -86,6 +86,7 @@ export interface FlashRuntimeOptions {
   maxRead?: number;
   maxGap?: number;
   simd?: boolean;
+  sharedArena?: boolean;
   direct?: boolean;
 }
 
@@ -159,7 +160,7 @@ export function buildLlama(
     flash = {
       path: f.path, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
       nFf: fi.nFf, nEmbd: fi.nEmbd, layerOffsets: offsets, thresholds: fo.thresholds ?? new Array<number>(hp.nLayers).fill(0),
-      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: fo.maxRead ?? FLASH_MAX_READ, maxGap: Math.min(fo.maxGap ?? 16384, fo.maxRead ?? FLASH_MAX_READ), simd: fo.simd ?? true, direct: fo.direct ?? true, record: true,
+      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: fo.maxRead ?? FLASH_MAX_READ, maxGap: Math.min(fo.maxGap ?? 16384, fo.maxRead ?? FLASH_MAX_READ), simd: fo.simd ?? true, sharedArena: fo.sharedArena ?? false, direct: fo.direct ?? true, record: true,
     };
   }
   const tokEmb = weight('token_embd.weight')!;

@@ -42,6 +42,8 @@ export interface LoadOptions {
   flashMaxGap?: number;
   /** Flash: SIMD per-neuron kernels (default true); false decodes bundle rows to f32. */
   flashSimd?: boolean;
+  /** Flash: one neuron arena for all layers (default: when a layer's share cannot hold 1.25 x its active set). */
+  flashSharedArena?: boolean;
   streamPrefetch?: boolean;
 }
 
@@ -90,16 +92,20 @@ export class Model {
     return this.flash;
   }
 
-  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | 'flashReaders' | 'flashMaxRead' | 'flashMaxGap' | 'flashSimd' | 'streamPrefetch'>> & LoadOptions, plan: ResidencyPlan | undefined) {
+  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | 'flashReaders' | 'flashMaxRead' | 'flashMaxGap' | 'flashSimd' | 'flashSharedArena' | 'streamPrefetch'>> & LoadOptions, plan: ResidencyPlan | undefined) {
     this.plan = plan;
     this.tokenizer = tokenizerFromGGUF(file);
     const fi = flashInfo(file);
     this.flash = fi !== undefined;
     this.onePlan = this.flash || (opts.weights ?? 'read') !== 'read';
     let slotsPerLayer = 0;
+    let sharedArena = false;
     if (fi) {
       const layers = Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.block_count`));
       slotsPerLayer = plan ? Math.max(1, Math.min(fi.nFf, Math.floor(plan.cacheSlots / layers))) : fi.nFf;
+      // A partition per layer that cannot hold one layer's active set would read it in chunks that
+      // drain the reader queue: then one arena shared by all layers (same bytes) takes its place.
+      sharedArena = opts.flashSharedArena ?? slotsPerLayer < Math.ceil(1.25 * opts.density * fi.nFf);
     }
     let source: WeightSource = { kind: opts.weights === 'mmap' ? 'mmap' : 'read' };
     if (opts.weights === 'layers') {
@@ -117,7 +123,7 @@ export class Model {
     }
     const built = buildLlama(file, {
       maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache, allLogits: this.onePlan, source,
-      ...(fi ? { flash: { slotsPerLayer, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}), ...(opts.flashReaders ? { readers: opts.flashReaders } : {}), ...(opts.flashMaxRead ? { maxRead: opts.flashMaxRead } : {}), ...(opts.flashMaxGap !== undefined ? { maxGap: opts.flashMaxGap } : {}), ...(opts.flashSimd !== undefined ? { simd: opts.flashSimd } : {}) } } : {}),
+      ...(fi ? { flash: { slotsPerLayer, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}), ...(opts.flashReaders ? { readers: opts.flashReaders } : {}), ...(opts.flashMaxRead ? { maxRead: opts.flashMaxRead } : {}), ...(opts.flashMaxGap !== undefined ? { maxGap: opts.flashMaxGap } : {}), ...(opts.flashSimd !== undefined ? { simd: opts.flashSimd } : {}), sharedArena } } : {}),
     });
     this.hparams = built.hp;
     this.weightBytes = built.weightBytes;

@@ -71,6 +71,10 @@ struct FlashSpec {
   unsigned readers = 8;
   size_t max_read = 128 << 10;  // largest single read; each reader holds a bounce buffer of this size
   size_t max_gap = 16 << 10;    // neighbouring bundles closer than this are read together (the gap is read too)
+  // One slot arena for all layers (slots_per_layer * layers slots, LRU across layers) instead of a
+  // partition per layer: a layer's whole active set then fits at once, so its misses go to the
+  // reader pool as one batch even when the budget buys fewer slots than layers * active neurons.
+  bool shared_arena = false;
   bool simd = true;             // per-neuron SIMD kernels (q4_0 / q8_0 rows); false: rows decoded to f32 (the old path)
   bool direct = true;
   bool record = false;  // collect |silu(gate)| histograms for threshold calibration
