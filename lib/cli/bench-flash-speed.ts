@@ -25,6 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../binding.js';
+import { BitflashUnsupportedError } from '../errors.js';
 import { flashInfo } from '../model/flash-layout.js';
 import { readGGUF } from '../model/gguf.js';
 import { FLASH_READERS, STREAM_MAX_READ, STREAM_READERS } from '../memory/planner.js';
@@ -207,10 +208,10 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
   const reserve = o.reserve ?? 256 << 20;
   const timeoutS = o.timeoutS ?? 600;
   const cgRoot = o.cgroupRoot ?? '/sys/fs/cgroup/memory';
-  if (!existsSync(path.join(cgRoot, 'cgroup.procs'))) throw new Error(`bench flash --speed needs a cgroup v1 memory hierarchy at ${cgRoot} (and root)`);
+  if (!existsSync(path.join(cgRoot, 'cgroup.procs'))) throw new BitflashUnsupportedError(`bench flash --speed needs a cgroup v1 memory hierarchy at ${cgRoot} (and root)`);
   const modelBytes = statSync(o.model).size, flashBytes = statSync(o.flash).size;
   const fi = flashInfo(readGGUF(o.flash));
-  if (!fi) throw new Error(`${o.flash} is not a flash-layout model (bitflash convert --flash)`);
+  if (!fi) throw new RangeError(`${o.flash} is not a flash-layout model (bitflash convert --flash)`);
   const base = { model: o.model, flash: o.flash, tokens, warmup, nCtx };
   const loadAvgStart = os.loadavg();
 
