@@ -8,6 +8,7 @@ import { version } from '../version.js';
 import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
 import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
+import { calibrateCmd } from './calibrate-cmd.js';
 import { benchFlashQuality, formatFlashQuality } from './bench-flash.js';
 import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
 import { benchTernary, formatBenchTernary, writeBenchTernary } from './bench-ternary.js';
@@ -26,6 +27,10 @@ Usage:
                                            requantize a model (atomic write)
   bitflash convert in.gguf out.gguf --flash [--type q8_0]
                                            the flash layout: FFN neurons as 4 KiB-aligned bundles
+  bitflash convert in.gguf out.gguf --ffn-activation relu
+                                           mark the FFN as ReLU-family (down(relu(gate x) * up x))
+  bitflash calibrate model.gguf [--text file] [--rank r] [--recall 0.99] [-o out.gguf] [--json]
+                                           ReLU flash models: fit low-rank neuron predictors per layer
   bitflash info [--json]                   version, CPU features, kernel path per op, threads
   bitflash bench roofline [options]        DRAM read bandwidth, int8 and fp32 peaks of this machine
       --threads 1,2    thread counts (default: 1 and all)
@@ -238,6 +243,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'run') return runCmd(rest);
   if (cmd === 'convert') return convertCmd(rest);
+  if (cmd === 'calibrate') return calibrateCmd(rest);
   if (cmd === 'bench') {
     const [what, ...opts] = rest;
     if (what === 'roofline') {

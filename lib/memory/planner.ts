@@ -8,6 +8,7 @@ import { BitflashBudgetError } from '../errors.js';
 import type { GGUFFile } from '../model/gguf.js';
 import { flashInfo, type FlashInfo } from '../model/flash-layout.js';
 import { llamaHParams } from '../model/llama.js';
+import { predictorInfo } from '../model/predictor-info.js';
 
 /** Reader threads of the flash I/O pool and their largest single read (each holds a bounce buffer). */
 export const FLASH_READERS = 8;
@@ -67,8 +68,11 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
   const scratchBytes = o.batch * (6 * widest + hp.nVocab) * 4;
   const resident: { name: string; bytes: number }[] = [];
   let streamedBytes = 0;
+  // A ReLU model with predictors keeps them resident instead of the gate (its rows are in the bundles).
+  const pred = flash && hp.ffnActivation === 'relu' ? predictorInfo(f, hp) : undefined;
   for (const t of f.tensors) {
     if (flash && t.name.endsWith('.ffn_bundles')) streamedBytes += t.bytes;
+    else if (pred && /^blk\.\d+\.ffn_gate\.weight$/.test(t.name)) continue;
     else resident.push({ name: t.name, bytes: t.bytes });
   }
   const residentBytes = resident.reduce((a, r) => a + r.bytes, 0);
@@ -76,7 +80,7 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
   const fixed = residentBytes + kvCacheBytes + scratchBytes + ioScratchBytes;
   let cacheSlots = 0, cacheBytes = 0;
   if (flash) {
-    const slot = flash.upDownBytes;
+    const slot = pred ? pred.readBytes : flash.upDownBytes;
     const minSlots = Math.ceil(density * hp.nFf); // one layer's active neurons must fit at once
     cacheSlots = Math.min(hp.nLayers * hp.nFf, Math.floor(Math.max(0, o.ramBudget - fixed) / slot));
     cacheBytes = cacheSlots * slot;
@@ -104,6 +108,7 @@ export function formatPlan(p: ResidencyPlan): string {
     `  scratch           ${fmt(p.scratchBytes)}`,
   ];
   if (p.flash) {
+    if (p.resident.some((r) => r.name.endsWith('.ffn_pred_a'))) lines.push('  ReLU model with low-rank predictors: the predictors are resident, the gate rows are read with the bundles');
     lines.push(`  I/O buffers       ${fmt(p.ioScratchBytes)}`);
     lines.push(`  neuron cache      ${fmt(p.cacheBytes)} (${p.cacheSlots} slots)`);
     lines.push(`  streamed FFN      ${fmt(p.streamedBytes)} on disk, density ${p.density}`);
