@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BitflashUnsupportedError } from '../../lib/errors.js';
+import { createPlan, OP } from '../../lib/graph/builder.js';
 import { planResidency } from '../../lib/memory/planner.js';
 import { convertFlash } from '../../lib/model/flash-layout.js';
 import { readGGUF } from '../../lib/model/gguf.js';
@@ -11,7 +12,7 @@ import {
   thresholdForRecall, type CalibrateReport,
 } from '../../lib/model/predictor.js';
 import { predictorInfo } from '../../lib/model/predictor-info.js';
-import { llamaHParams } from '../../lib/model/llama.js';
+import { buildLlama, llamaHParams } from '../../lib/model/llama.js';
 import { tokenizerFromGGUF } from '../../lib/model/tokenizer.js';
 
 const tiny = new URL('../../models/stories260K.gguf', import.meta.url).pathname;
@@ -42,6 +43,8 @@ function rand(seed: number): () => number {
     return s / 2 ** 30 - 1;
   };
 }
+
+const disposable = <T extends { dispose(): void }>(p: T) => Object.assign(p, { [Symbol.dispose]: () => p.dispose() });
 
 async function greedy(file: string, n: number, opts: Parameters<typeof loadModel>[1] = {}): Promise<number[]> {
   using m = await loadModel(file, { nCtx: 64, ...opts });
@@ -182,6 +185,22 @@ describe('ReLU-family predictors (stories260K run with ReLU)', () => {
     expect(p.resident.some((r) => r.name === 'blk.0.ffn_pred_a')).toBe(true);
     const g = planResidency(readGGUF(reluFlash), { ramBudget: 64 * 2 ** 20, nCtx: 64, batch: 64, kvType: 'f32' });
     expect(g.resident.some((r) => r.name === 'blk.0.ffn_gate.weight')).toBe(true);
+  });
+
+  it('the native plan validates the ReLU flash op', () => {
+    const f = readGGUF(pred);
+    const spec = buildLlama(f, { maxTokens: 4, nCtx: 16, flash: { slotsPerLayer: 172 } }).spec;
+    const ix = spec.ops.findIndex((o) => o.op === OP.ffnFlashRelu);
+    expect(ix).toBeGreaterThan(0);
+    using ok = disposable(createPlan(spec));
+    expect(ok.disposed).toBe(false);
+    // a predicted op must read whole bundles (the gate row is the third)
+    expect(() => createPlan({ ...spec, flash: { ...spec.flash!, readBytes: 0 } })).toThrow(expect.objectContaining({ code: 'ERR_BITFLASH_ARG', message: expect.stringMatching(/whole bundles/) }));
+    const bad = (patch: Record<string, number>) => ({ ...spec, ops: spec.ops.map((o, i) => (i === ix ? { ...o, ...patch } : o)) });
+    expect(() => createPlan(bad({ b: spec.ops[ix]!.a! }))).toThrow(/n_ff/); // scores of the wrong width
+    expect(() => createPlan(bad({ w: 0 }))).toThrow(/not both/);
+    expect(() => createPlan(bad({ layer: 99 }))).toThrow(/layer/);
+    expect(() => createPlan(bad({ out: spec.ops[ix]!.a! }))).toThrow(expect.objectContaining({ code: 'ERR_BITFLASH_ARG' }));
   });
 
   it('errors are typed', async () => {
