@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BitflashUnsupportedError } from '../../lib/errors.js';
@@ -214,4 +215,26 @@ describe('ReLU-family predictors (stories260K run with ReLU)', () => {
     expect(() => setPredictorThresholds(reluFlash, path.join(dir, 'x.gguf'), [0, 0, 0, 0, 0])).toThrow(BitflashUnsupportedError);
     expect(() => setPredictorThresholds(pred, path.join(dir, 'x.gguf'), [0])).toThrow(RangeError);
   });
+});
+
+const cli = new URL('../../dist/cli/main.js', import.meta.url).pathname;
+describe.runIf(existsSync(cli))('bitflash calibrate (dist build)', () => {
+  it('marks, converts and calibrates a ReLU model; refuses a SwiGLU one with the reason', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    const r1 = path.join(dir, 'cli-relu.gguf'), r2 = path.join(dir, 'cli-relu-flash.gguf'), r3 = path.join(dir, 'cli-pred.gguf');
+    expect(run('convert', tiny, r1, '--ffn-activation', 'relu').status).toBe(0);
+    expect(run('convert', r1, r2, '--flash', '--type', 'f32').status).toBe(0);
+    const c = run('calibrate', r2, '--rank', '8', '-o', r3, '--json');
+    expect(c.status).toBe(0);
+    const out = JSON.parse(c.stdout);
+    expect(out.rank).toBe(8);
+    expect(out.layers).toHaveLength(5);
+    expect(out.quality.density).toBeLessThanOrEqual(1);
+    expect(readGGUF(r3).metadata.get('bitflash.predictor.rank')).toBe(8);
+    const bad = run('calibrate', swigluFlash, '-o', path.join(dir, 'y.gguf'));
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/ReLU-family/);
+    expect(run('convert', tiny, r1, '--ffn-activation', 'gelu').status).toBe(1);
+    expect(run('calibrate').status).toBe(1);
+  }, 60_000);
 });
