@@ -22,6 +22,8 @@ export async function calibrateCmd(argv: string[]): Promise<number> {
       recall: { type: 'string', default: '0.99' },
       output: { type: 'string', short: 'o' },
       json: { type: 'boolean', default: false },
+      normalize: { type: 'boolean', default: false },
+      'recall-of': { type: 'string', default: 'pairs' },
     },
   });
   const input = positionals[0];
@@ -36,9 +38,12 @@ export async function calibrateCmd(argv: string[]): Promise<number> {
   const output = values.output ?? input.replace(/(\.gguf)?$/i, '-pred.gguf');
   const text = readFileSync(values.text ?? CALIBRATION_TEXT_PATH, 'utf8');
   const rank = num('rank', values.rank), recall = num('recall', values.recall);
+  if (values['recall-of'] !== 'pairs' && values['recall-of'] !== 'mass') throw new RangeError(`calibrate: --recall-of must be pairs or mass, received ${JSON.stringify(values['recall-of'])}`);
   const r = await calibratePredictors(input, output, text, {
     ...(rank !== undefined ? { rank } : {}),
     ...(recall !== undefined ? { recall } : {}),
+    normalize: values.normalize === true,
+    recallOf: values['recall-of'] as 'pairs' | 'mass',
     log: (s) => console.error(s),
   });
   const evalText = readFileSync(values.eval ?? EVAL_TEXT_PATH, 'utf8');

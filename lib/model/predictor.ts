@@ -220,17 +220,30 @@ export function predictScores(fit: LowRankFit, X: Float64Array, T: number, n: nu
   return out;
 }
 
-/** The threshold on scores that keeps at least `recall` of the truly active (gate > 0) pairs. */
-export function thresholdForRecall(scores: Float64Array, gate: Float64Array, recall: number): number {
+/**
+ * The threshold on scores that keeps at least `recall` of the truly active (gate > 0) pairs, or with
+ * `byMass`, at least `recall` of their summed gate value (misses of small activations cost less).
+ */
+export function thresholdForRecall(scores: Float64Array, gate: Float64Array, recall: number, byMass = false): number {
   if (!(recall > 0 && recall <= 1)) throw new RangeError(`recall must be in (0, 1], received ${recall}`);
-  const act: number[] = [];
-  for (let i = 0; i < gate.length; i++) if (gate[i]! > 0) act.push(scores[i]!);
+  const act: { s: number; w: number }[] = [];
+  let total = 0;
+  for (let i = 0; i < gate.length; i++) {
+    if (gate[i]! > 0) {
+      const w = byMass ? gate[i]! : 1;
+      act.push({ s: scores[i]!, w });
+      total += w;
+    }
+  }
   if (act.length === 0) return 0;
-  act.sort((x, y) => x - y);
-  const misses = Math.floor((1 - recall) * act.length + 1e-9);
-  // select iff score > threshold: the `misses` lowest active scores fall at or below it
-  if (misses > 0) return act[misses - 1]!;
-  const lo = act[0]!;
+  act.sort((x, y) => x.s - y.s);
+  // select iff score > threshold: the lowest-scored active pairs whose weight stays within the
+  // allowed miss fall at or below it
+  const allowed = (1 - recall) * total * (1 + 1e-12);
+  let missed = 0, k = 0;
+  while (k < act.length && missed + act[k]!.w <= allowed) missed += act[k++]!.w;
+  if (k > 0) return act[k - 1]!.s;
+  const lo = act[0]!.s;
   return lo - 1e-4 * Math.max(1, Math.abs(lo)); // margin for float32 rounding in the runtime
 }
 
@@ -316,6 +329,10 @@ export interface CalibrateOptions {
   recall?: number;
   /** Share of the text's tokens held out for the reported figures (default 0.25). */
   holdOut?: number;
+  /** Scale each neuron's score by its rms prediction error on the fit tokens (default false). */
+  normalize?: boolean;
+  /** What the recall target counts: active (token, neuron) pairs (default), or their summed gate value. */
+  recallOf?: 'pairs' | 'mass';
   log?: (s: string) => void;
 }
 
@@ -367,8 +384,20 @@ export async function calibratePredictors(input: string, output: string, text: s
       return g;
     };
     const gf = truth(Xf, Tf), gh = truth(Xh, T - Tf);
+    if (opts.normalize === true) {
+      // per-neuron scale: score_i / sigma_i, sigma_i the rms of neuron i's prediction error on the fit
+      // tokens, so one threshold asks every neuron for the same margin in units of its own error
+      const s0 = predictScores(fit, Xf, Tf, F, E);
+      for (let i = 0; i < F; i++) {
+        let e2 = 0;
+        for (let t = 0; t < Tf; t++) e2 += (s0[t * F + i]! - gf[t * F + i]!) ** 2;
+        const sigma = Math.sqrt(e2 / Tf);
+        const scale = sigma > 1e-6 ? 1 / sigma : 1e6;
+        for (let j = 0; j < rank; j++) fit.b[i * rank + j]! *= scale;
+      }
+    }
     const sf = predictScores(fit, Xf, Tf, F, E), sh = predictScores(fit, Xh, T - Tf, F, E);
-    const threshold = thresholdForRecall(sf, gf, recall);
+    const threshold = thresholdForRecall(sf, gf, recall, opts.recallOf === 'mass');
     const rep: LayerPredictorReport = { layer: l, rank, threshold, captured: fit.captured, fit: selectionMetrics(sf, gf, threshold), heldOut: selectionMetrics(sh, gh, threshold) };
     layers.push(rep);
     opts.log?.(`layer ${l}: captured ${(fit.captured * 100).toFixed(1)}%, threshold ${threshold.toFixed(4)}, held-out recall ${(rep.heldOut.recall * 100).toFixed(1)}%, density ${(rep.heldOut.density * 100).toFixed(1)}% (active ${(rep.heldOut.activeDensity * 100).toFixed(1)}%)`);

@@ -115,6 +115,13 @@ describe('low-rank least squares', () => {
     expect(m.density).toBeCloseTo(7 / 10, 12); // 6 active hits and the inactive pair scored 0.2
     expect(m.precision).toBeCloseTo(6 / 7, 12);
     expect(() => thresholdForRecall(score, gate, 0)).toThrow(RangeError);
+    // by mass (active gates sum to 28): the lowest-scored active pair has gate 5 (score 0.1), more
+    // than the 10% allowance of 2.8, so nothing may be missed
+    expect(selectionMetrics(score, gate, thresholdForRecall(score, gate, 0.9, true)).recall).toBe(1);
+    // 25% of 28 = 7 allows missing gate 5 (score 0.1) and then gate 1 (score 0.5): 6 <= 7
+    const tm = thresholdForRecall(score, gate, 0.75, true);
+    expect(tm).toBe(0.5);
+    expect(selectionMetrics(score, gate, tm).recall).toBeCloseTo(5 / 7, 12);
   });
 });
 
@@ -202,6 +209,14 @@ describe('ReLU-family predictors (stories260K run with ReLU)', () => {
     expect(() => createPlan(bad({ w: 0 }))).toThrow(/not both/);
     expect(() => createPlan(bad({ layer: 99 }))).toThrow(/layer/);
     expect(() => createPlan(bad({ out: spec.ops[ix]!.a! }))).toThrow(expect.objectContaining({ code: 'ERR_BITFLASH_ARG' }));
+  });
+
+  it('per-neuron normalized scores and a mass recall target also hold their target where fitted', async () => {
+    const out = path.join(dir, 'relu-pred-norm.gguf');
+    const r = await calibratePredictors(reluFlash, out, calibText, { rank: 8, recall: 0.99, normalize: true, recallOf: 'mass' });
+    for (const l of r.layers) expect(l.fit.recall).toBeGreaterThan(0.9); // pair recall under a 99% mass target
+    const q = await predictorQuality(out, tokenizerFromGGUF(readGGUF(out)).encode(evalText).slice(0, 32));
+    expect(q.density).toBeLessThan(1);
   });
 
   it('errors are typed', async () => {
