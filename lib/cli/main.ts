@@ -29,7 +29,8 @@ Usage:
                                            the flash layout: FFN neurons as 4 KiB-aligned bundles
   bitflash convert in.gguf out.gguf --ffn-activation relu
                                            mark the FFN as ReLU-family (down(relu(gate x) * up x))
-  bitflash calibrate model.gguf [--text file] [--rank r] [--recall 0.99] [-o out.gguf] [--json]
+  bitflash calibrate model.gguf [--text file] [--eval file] [--rank r] [--recall 0.99]
+                     [--recall-of pairs|mass] [--normalize] [-o out.gguf] [--json]
                                            ReLU flash models: fit low-rank neuron predictors per layer
   bitflash info [--json]                   version, CPU features, kernel path per op, threads
   bitflash bench roofline [options]        DRAM read bandwidth, int8 and fp32 peaks of this machine

@@ -102,7 +102,7 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
 
 export function formatPlan(p: ResidencyPlan): string {
   const lines = [
-    `budget ${fmt(p.budget)}: ${p.flash ? `flash layout (bundles of ${p.flash.bundleBytes} bytes, ${p.flash.rowType} rows; reads ${p.flash.upDownBytes} bytes per neuron)` : 'dense model (everything resident)'}`,
+    `budget ${fmt(p.budget)}: ${p.flash ? `flash layout (bundles of ${p.flash.bundleBytes} bytes, ${p.flash.rowType} rows; reads ${p.cacheSlots ? p.cacheBytes / p.cacheSlots : p.flash.upDownBytes} bytes per neuron)` : 'dense model (everything resident)'}`,
     `  resident weights  ${fmt(p.residentBytes)} (${p.resident.length} tensors)`,
     `  KV cache          ${fmt(p.kvCacheBytes)}`,
     `  scratch           ${fmt(p.scratchBytes)}`,

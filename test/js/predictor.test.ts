@@ -186,6 +186,18 @@ describe('ReLU-family predictors (stories260K run with ReLU)', () => {
     expect(ids2).toHaveLength(16);
   });
 
+  it('under a RAM budget the predicted model stays within its plan', async () => {
+    using m = await loadModel(pred, { nCtx: 64, ramBudget: '3M' });
+    expect(m.plan!.totalBytes).toBeLessThanOrEqual(3 * 2 ** 20);
+    const ids: number[] = [];
+    for await (const t of m.generate('', { temperature: 0, repeatPenalty: 1, maxTokens: 16 })) ids.push(t.id);
+    expect(ids).toHaveLength(16);
+    const s = m.flashStats()!;
+    expect(s.cacheArenaBytes).toBeLessThanOrEqual(m.plan!.cacheBytes);
+    expect(s.neuronsActive).toBeLessThan(s.neuronsTotal);
+    expect(m.nativeBytes).toBeLessThanOrEqual(m.plan!.totalBytes - m.plan!.residentBytes);
+  });
+
   it('the planner keeps the predictors resident instead of the gate and sizes slots for whole bundles', () => {
     const f = readGGUF(pred);
     const p = planResidency(f, { ramBudget: 64 * 2 ** 20, nCtx: 64, batch: 64, kvType: 'f32' });
