@@ -142,20 +142,14 @@ export interface LowRankFit {
  * Reduced-rank least squares: the rank-r map x -> B A x closest (Frobenius, over the rows of X) to
  * x -> G x. X: [T, d] row-major, G: [n, d] row-major.
  */
-export function fitLowRank(X: Float64Array, T: number, G: Float32Array, n: number, d: number, rank: number, opts: { iters?: number; seed?: number } = {}): LowRankFit {
+export function fitLowRank(X: Float64Array, T: number, G: Float32Array, n: number, d: number, rank: number, opts: { iters?: number; seed?: number; y?: Float64Array } = {}): LowRankFit {
   if (!Number.isInteger(rank) || rank < 1 || rank > Math.min(n, d)) throw new RangeError(`fitLowRank: rank must be an integer in 1..${Math.min(n, d)}, received ${rank}`);
   // subspace iteration on r + 8 columns (oversampling: convergence goes with lambda_{k+1} / lambda_r)
   const r = rank, k = Math.min(n, rank + 8), iters = opts.iters ?? 12;
   const next = rng(opts.seed ?? 0x9e3779b9);
-  // Y = X G^T  [T, n]
-  const Y = new Float64Array(T * n);
-  for (let t = 0; t < T; t++) {
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += X[t * d + k]! * G[i * d + k]!;
-      Y[t * n + i] = s;
-    }
-  }
+  // Y = X G^T  [T, n] (or the caller's copy of it)
+  if (opts.y && opts.y.length !== T * n) throw new RangeError(`fitLowRank: y must hold ${T * n} values`);
+  const Y = opts.y ?? gateValues(X, T, G, n, d);
   let total = 0;
   for (const y of Y) total += y * y;
   const Q = Float64Array.from({ length: n * k }, next);
@@ -198,6 +192,19 @@ export function fitLowRank(X: Float64Array, T: number, G: Float32Array, n: numbe
   }
   const captured = total > 0 ? values.subarray(0, r).reduce((x, v) => x + Math.max(0, v), 0) / total : 1;
   return { rank: r, a, b: Float32Array.from(V), captured };
+}
+
+/** The exact gate pre-activations X G^T: [T, n]. */
+export function gateValues(X: Float64Array, T: number, G: Float32Array, n: number, d: number): Float64Array {
+  const Y = new Float64Array(T * n);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += X[t * d + k]! * G[i * d + k]!;
+      Y[t * n + i] = s;
+    }
+  }
+  return Y;
 }
 
 /** Scores B (A x) for each row of X ([T, d]): [T, n]. */
@@ -373,17 +380,8 @@ export async function calibratePredictors(input: string, output: string, text: s
     const G = f32Of(f, gt);
     const X = Xs[l]!;
     const Xf = X.subarray(0, Tf * E), Xh = X.subarray(Tf * E);
-    const fit = fitLowRank(Xf, Tf, G, F, E, rank, { seed: 1234 + l });
-    const truth = (Xp: Float64Array, n: number) => {
-      const g = new Float64Array(n * F);
-      for (let t = 0; t < n; t++) for (let i = 0; i < F; i++) {
-        let s = 0;
-        for (let k = 0; k < E; k++) s += Xp[t * E + k]! * G[i * E + k]!;
-        g[t * F + i] = s;
-      }
-      return g;
-    };
-    const gf = truth(Xf, Tf), gh = truth(Xh, T - Tf);
+    const gf = gateValues(Xf, Tf, G, F, E), gh = gateValues(Xh, T - Tf, G, F, E);
+    const fit = fitLowRank(Xf, Tf, G, F, E, rank, { seed: 1234 + l, y: gf });
     if (opts.normalize === true) {
       // per-neuron scale: score_i / sigma_i, sigma_i the rms of neuron i's prediction error on the fit
       // tokens, so one threshold asks every neuron for the same margin in units of its own error
