@@ -248,7 +248,11 @@ class Plan : public Napi::ObjectWrap<Plan> {
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     exec_.reset();  // a running step keeps its own reference; memory goes when it ends
-    keep_.clear();  // the job keeps the plan object (and so nothing) alive: see Step's keep list
+    // The executor reads the weights straight from the JS buffers in keep_. While a step runs they must
+    // stay referenced: dropping them here let the collector free a weight buffer under the running step
+    // (a use-after-free once the model's own references were gone, e.g. Model.dispose() mid-generation).
+    // The step's job keeps this plan object alive, so keep_ then goes with it (finalizer) instead.
+    if (!busy_->load()) keep_.clear();
     return info.Env().Undefined();
   }
 

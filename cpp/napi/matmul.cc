@@ -20,12 +20,19 @@ namespace {
 using PackedRef = OwnedRef;
 struct PackedHolder {
   PackedRef ref;
+  int64_t reported = 0;  // native bytes reported to V8 until freePacked() or the finalizer
 };
 const napi_type_tag kPackedTag = {0x6b1f5e2a9c3d4e71ULL, 0x8a2b3c4d5e6f7081ULL};
 
 Napi::Value wrap_packed(Napi::Env env, PackedRef ref) {
-  auto ext = Napi::External<PackedHolder>::New(env, new PackedHolder{std::move(ref)},
-                                               [](Napi::Env, PackedHolder* h) { delete h; });
+  // reported to V8 so that dropped (never disposed) packs put pressure on the collector
+  const int64_t bytes = ref ? static_cast<int64_t>(ref->bytes) : 0;
+  auto* holder = new PackedHolder{std::move(ref), bytes};
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  auto ext = Napi::External<PackedHolder>::New(env, holder, [](Napi::Env e, PackedHolder* h) {
+    Napi::MemoryManagement::AdjustExternalMemory(e, -h->reported);
+    delete h;
+  });
   ext.TypeTag(&kPackedTag);
   return ext;
 }
@@ -203,7 +210,10 @@ Napi::Value Pack(const Napi::CallbackInfo& info, bool async) {
 
 Napi::Value FreePacked(const Napi::CallbackInfo& info) {
   arg_count(info, 1, "freePacked");
-  holder_arg(info[0], "freePacked")->ref.reset();
+  PackedHolder* h = holder_arg(info[0], "freePacked");
+  if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->reported);
+  h->reported = 0;
+  h->ref.reset();
   return info.Env().Undefined();
 }
 

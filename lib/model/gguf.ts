@@ -7,8 +7,9 @@
  * (a 2^60-element array header must fail at once, not try to allocate). That library reports
  * neither offsets nor bounds failures of this kind.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { BitflashFormatError, BitflashIOError, BitflashUnsupportedError } from '../errors.js';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { BitflashError, BitflashFormatError, BitflashIOError, BitflashUnsupportedError } from '../errors.js';
+import { preadFull } from '../fileio.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 
@@ -78,6 +79,14 @@ export interface GGUFFile {
   /** The stored type of each metadata value (and of array elements), so a writer can keep them. */
   metadataTypes: Map<string, { type: GGUFValueType; elemType?: GGUFValueType }>;
   tensors: GGUFTensorInfo[];
+  /** Device and inode of the file that was parsed: tensor reads check they still read that file. */
+  identity?: { dev: number; ino: number };
+}
+
+/** A failed read or stat (EIO, ...) as a BitflashIOError naming the file; BitflashErrors pass through. */
+function ioError(path: string, what: string, e: unknown): unknown {
+  if (e instanceof BitflashError || !(e instanceof Error) || typeof (e as NodeJS.ErrnoException).code !== 'string') return e;
+  return new BitflashIOError(`${path}: ${what} failed (${e.message})`, { cause: e });
 }
 
 const MAX_DIMS = 4;
@@ -103,12 +112,7 @@ class Reader {
     if (rel >= 0 && rel + n <= this.buf.length) return rel;
     const want = Math.min(Math.max(n, 1 << 20), this.size - this.pos);
     this.buf = Buffer.allocUnsafe(want);
-    let got = 0;
-    while (got < want) {
-      const r = readSync(this.fd, this.buf, got, want - got, this.pos + got);
-      if (r === 0) this.fail('unexpected end of file');
-      got += r;
-    }
+    if (preadFull(this.fd, this.path, this.buf, 0, want, this.pos) < want) this.fail('unexpected end of file');
     this.bufStart = this.pos;
     return 0;
   }
@@ -215,7 +219,8 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
     throw new BitflashIOError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    const size = st.size;
     const r: Reader = new Reader(fd, size, path);
     r.trace = opts.trace;
     const magic = r.u32('magic');
@@ -241,7 +246,7 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
       if (t === GGUFValueType.ARRAY) {
         // the element type is the u32 right after the value type
         const b = Buffer.alloc(4);
-        readSync(fd, b, 0, 4, elemAt);
+        if (preadFull(fd, path, b, 0, 4, elemAt) < 4) r.fail('unexpected end of file', elemAt);
         metadataTypes.set(key, { type: t, elemType: b.readUInt32LE(0) as GGUFValueType });
       } else {
         metadataTypes.set(key, { type: t });
@@ -291,7 +296,9 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
         r.fail(`tensor ${JSON.stringify(t.name)}: data [${t.fileOffset}, ${t.fileOffset + t.bytes}) extends past the end of the file (${size} bytes)`, t.fileOffset);
       }
     }
-    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors };
+    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors, identity: { dev: st.dev, ino: st.ino } };
+  } catch (e) {
+    throw ioError(path, 'read', e);
   } finally {
     closeSync(fd);
   }
@@ -308,13 +315,17 @@ export function readTensorData(file: GGUFFile, t: GGUFTensorInfo, out?: Uint8Arr
     throw new BitflashIOError(`${file.path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    let got = 0;
-    while (got < t.bytes) {
-      const n = readSync(fd, dst, got, t.bytes - got, t.fileOffset + got);
-      if (n === 0) throw new BitflashFormatError(`${file.path}: tensor ${JSON.stringify(t.name)} truncated at offset ${t.fileOffset + got}`, { offset: t.fileOffset + got });
-      got += n;
+    // The header was checked against the file's size when it was parsed: a different file under the
+    // path now, or a shorter one, was replaced or truncated since (an I/O fault, not a format error).
+    const st = fstatSync(fd);
+    if (file.identity && (st.dev !== file.identity.dev || st.ino !== file.identity.ino)) {
+      throw new BitflashIOError(`${file.path}: the file was replaced since its header was read (reload the model)`);
     }
+    const got = preadFull(fd, file.path, dst, 0, t.bytes, t.fileOffset);
+    if (got < t.bytes) throw new BitflashIOError(`${file.path}: tensor ${JSON.stringify(t.name)}: unexpected end of file at offset ${t.fileOffset + got} (the file was truncated since its header was read)`);
     return dst;
+  } catch (e) {
+    throw ioError(file.path, `reading tensor ${JSON.stringify(t.name)}`, e);
   } finally {
     closeSync(fd);
   }

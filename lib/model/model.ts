@@ -2,7 +2,7 @@
  * Models: load a GGUF file, generate text, score tokens. One compiled plan per model; its KV cache
  * holds one sequence, and a model runs one generation (or logits call) at a time.
  */
-import { BitflashDisposedError, BitflashError, BitflashUnsupportedError, callAsync } from '../errors.js';
+import { BitflashArgumentError, BitflashDisposedError, BitflashUnsupportedError, callAsync } from '../errors.js';
 import { createPlan, type NativePlan } from '../graph/builder.js';
 import { expectInt } from '../validate.js';
 import { readGGUF, type GGUFFile } from './gguf.js';
@@ -114,7 +114,8 @@ export class Model {
 
   private live(fn: string): NativePlan {
     if (!this.exec) throw new BitflashDisposedError(`${fn}: the model is disposed`);
-    if (this.busy) throw new BitflashError('ERR_BITFLASH_ARG', `${fn}: the model is already running a call (one at a time per model)`);
+    // One call at a time per model (one KV cache): a second one is refused at once, not queued.
+    if (this.busy) throw new BitflashArgumentError(`${fn}: the model is already running a call (one at a time per model)`);
     return this.exec;
   }
 
