@@ -18,6 +18,7 @@ namespace bitflash::graph {
 
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st);  // ffn-flash.cc
 void init_stream(const PlanSpec& s, std::unique_ptr<StreamState>& st);  // stream.cc
+void validate_ffn_flash_relu(const PlanSpec& s, const OpSpec& o);      // ffn-predict.cc
 
 namespace {
 
@@ -116,6 +117,7 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
         BITFLASH_CHECK(o.layer >= 0 && o.layer < s.n_layers, kErrArg, "plan: attention layer");
         break;
       case OpCode::swiglu:
+      case OpCode::reglu:
       case OpCode::add:
         BITFLASH_CHECK(slot(o.a, "a").cols == slot(o.b, "b").cols && slot(o.out, "out").cols == s.slots[o.a].cols, kErrArg, "plan: elementwise shapes");
         same_rows(s.slots[o.a], s.slots[o.b], "elementwise");
@@ -140,6 +142,9 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
         BITFLASH_CHECK(o.layer >= 0 && static_cast<size_t>(o.layer) < s.flash->layer_offsets.size(), kErrArg, "plan: ffn_flash layer");
         break;
       }
+      case OpCode::ffn_flash_relu:
+        validate_ffn_flash_relu(s, o);
+        break;
       case OpCode::softmax:
         BITFLASH_CHECK(slot(o.a, "softmax").cols == slot(o.out, "softmax").cols, kErrArg, "plan: softmax shapes");
         same_rows(s.slots[o.a], s.slots[o.out], "softmax");
@@ -363,6 +368,17 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
       case OpCode::ffn_flash:
         run_ffn_flash(o, rows_a);
         break;
+      case OpCode::ffn_flash_relu:
+        run_ffn_flash_relu(o, rows_a);
+        break;
+      case OpCode::reglu: {
+        const size_t len = rows_a * s.slots[o.a].cols;
+        const float* a = slots_[o.a].data();
+        const float* b = slots_[o.b].data();
+        float* y = slots_[o.out].data();
+        for (size_t i = 0; i < len; i++) y[i] = (a[i] > 0 ? a[i] : 0.0f) * b[i];
+        break;
+      }
       case OpCode::take_last: {
         const size_t d = s.slots[o.a].cols;
         std::memmove(slots_[o.out].data(), slots_[o.a].data() + (rows_a - 1) * d, d * 4);

@@ -8,6 +8,7 @@ import { version } from '../version.js';
 import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
 import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
+import { calibrateCmd } from './calibrate-cmd.js';
 import { benchFlashQuality, formatFlashQuality } from './bench-flash.js';
 import { benchFlashSpeed, formatFlashSpeed, writeFlashSpeed } from './bench-flash-speed.js';
 import type { SpeedMethod } from './bench-flash-child.js';
@@ -31,6 +32,11 @@ Usage:
                                            requantize a model (atomic write)
   bitflash convert in.gguf out.gguf --flash [--type q8_0]
                                            the flash layout: FFN neurons as 4 KiB-aligned bundles
+  bitflash convert in.gguf out.gguf --ffn-activation relu
+                                           mark the FFN as ReLU-family (down(relu(gate x) * up x))
+  bitflash calibrate model.gguf [--text file] [--eval file] [--rank r] [--recall 0.99]
+                     [--recall-of pairs|mass] [--normalize] [-o out.gguf] [--json]
+                                           ReLU flash models: fit low-rank neuron predictors per layer
   bitflash info [--json]                   version, CPU features, kernel path per op, threads
   bitflash bench roofline [options]        DRAM read bandwidth, int8 and fp32 peaks of this machine
       --threads 1,2    thread counts (default: 1 and all)
@@ -250,6 +256,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'run') return runCmd(rest);
   if (cmd === 'convert') return convertCmd(rest);
+  if (cmd === 'calibrate') return calibrateCmd(rest);
   if (cmd === 'bench') {
     const [what, ...opts] = rest;
     if (what === 'roofline') {

@@ -7,6 +7,7 @@ import { readGGUF } from '../model/gguf.js';
 import { CONVERT_TYPES, convertGGUF, type ConvertType } from '../model/gguf-write.js';
 import { convertFlash, type FlashRowType } from '../model/flash-layout.js';
 import { llamaHParams } from '../model/llama.js';
+import { markReluModel } from '../model/predictor.js';
 import { loadModel } from '../model/model.js';
 import { setThreads } from '../runtime.js';
 import { formatPlan, parseBudget, planResidency } from '../memory/planner.js';
@@ -120,8 +121,14 @@ export async function modelInfoCmd(file: string, json: boolean, ram?: string, de
 }
 
 export async function convertCmd(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { type: { type: 'string' }, flash: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { type: { type: 'string' }, flash: { type: 'boolean', default: false }, 'ffn-activation': { type: 'string' } } });
   const [input, output] = positionals;
+  if (input && output && values['ffn-activation'] !== undefined) {
+    if (values['ffn-activation'] !== 'relu') throw new RangeError(`convert: --ffn-activation must be relu, received ${JSON.stringify(values['ffn-activation'])}`);
+    markReluModel(input, output);
+    console.log(`${output}: FFN marked ReLU-family (bitflash.ffn_activation = "relu")`);
+    return 0;
+  }
   if (input && output && values.flash) {
     const rowTypes = ['f32', 'f16', 'q8_0', 'q4_0'];
     if (values.type && !rowTypes.includes(values.type)) throw new RangeError(`convert --flash: --type (the bundle row type) must be one of ${rowTypes.join(' | ')}`);

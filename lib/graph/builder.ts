@@ -7,7 +7,7 @@ import { native } from '../binding.js';
 import { DTYPES } from '../dtypes.js';
 import { rangeError } from '../validate.js';
 
-export const OP = { embed: 1, rmsnorm: 2, matmul: 3, rope: 4, attention: 5, swiglu: 6, add: 7, takeLast: 8, softmax: 9, bias: 10, ffnFlash: 11 } as const;
+export const OP = { embed: 1, rmsnorm: 2, matmul: 3, rope: 4, attention: 5, swiglu: 6, add: 7, takeLast: 8, softmax: 9, bias: 10, ffnFlash: 11, ffnFlashRelu: 12, reglu: 13 } as const;
 
 export type WeightDType = 'f32' | 'f16' | 'q8_0' | 'q4_0' | 'q4_K';
 
@@ -203,6 +203,27 @@ export class GraphBuilder {
     return out;
   }
 
+  /** relu(a) * b: the activation of ReLU-family FFNs (ReluLLaMA-style gated ReLU). */
+  reglu(gate: GraphNode, up: GraphNode): GraphNode {
+    return this.binary(OP.reglu, 'reglu', gate, up);
+  }
+
+  /**
+   * ReLU FFN of a flash-layout layer (cpp/graph/ffn-predict.cc): neurons chosen by the resident
+   * gate (exact) or by `pred`, a [rows, n_ff] node of predictor scores minus thresholds (> 0: read).
+   */
+  ffnFlashRelu(x: GraphNode, sel: { gate: GraphWeight } | { pred: GraphNode }, layer: number): GraphNode {
+    const out = this.node(x.cols, x.singleRow);
+    if ('gate' in sel) {
+      if (sel.gate.shape[1] !== x.cols) throw rangeError('ffnFlashRelu', 'gate', `[n_ff, ${x.cols}]`, sel.gate.shape);
+      this.ops.push({ op: OP.ffnFlashRelu, inputs: [x.id], out: out.id, w: sel.gate.index, params: { layer } });
+    } else {
+      if (sel.pred.singleRow !== x.singleRow) throw rangeError('ffnFlashRelu', 'pred', 'a node with the rows of x', sel.pred.singleRow);
+      this.ops.push({ op: OP.ffnFlashRelu, inputs: [x.id, sel.pred.id], out: out.id, params: { layer } });
+    }
+    return out;
+  }
+
   takeLast(x: GraphNode): GraphNode {
     const out = this.node(x.cols, true);
     this.ops.push({ op: OP.takeLast, inputs: [x.id], out: out.id, params: {} });
@@ -252,7 +273,7 @@ export class GraphBuilder {
       });
       // Inputs whose last use is this op can be freed after it (an op may not write its own input, except rope and elementwise, which are safe in place).
       const out = this.nodes[o.out]!;
-      const inPlaceOk = o.op === OP.rope || o.op === OP.add || o.op === OP.swiglu || o.op === OP.bias;
+      const inPlaceOk = o.op === OP.rope || o.op === OP.add || o.op === OP.swiglu || o.op === OP.reglu || o.op === OP.bias;
       let slot = -1;
       if (inPlaceOk) {
         const j = o.inputs.findIndex((id) => lastUse.get(id) === i && this.nodes[id]!.cols === out.cols && this.nodes[id]!.singleRow === out.singleRow);

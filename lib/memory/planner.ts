@@ -8,6 +8,7 @@ import { BitflashBudgetError } from '../errors.js';
 import type { GGUFFile } from '../model/gguf.js';
 import { flashInfo, type FlashInfo } from '../model/flash-layout.js';
 import { llamaHParams } from '../model/llama.js';
+import { predictorInfo } from '../model/predictor-info.js';
 
 /** Reader threads of the flash I/O pool and their largest single read (each holds a bounce buffer). */
 export const FLASH_READERS = 8;
@@ -81,15 +82,18 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
   const resident: { name: string; bytes: number }[] = [];
   const streamedDense: { name: string; bytes: number; group: number }[] = [];
   let streamedBytes = 0;
+  // A ReLU model with predictors keeps them resident instead of the gate (its rows are in the bundles).
+  const pred = flash && hp.ffnActivation === 'relu' ? predictorInfo(f, hp) : undefined;
   for (const t of f.tensors) {
     if (flash && t.name.endsWith('.ffn_bundles')) streamedBytes += t.bytes;
+    else if (pred && /^blk\.\d+\.ffn_gate\.weight$/.test(t.name)) continue;
     else resident.push({ name: t.name, bytes: t.bytes });
   }
   let ioScratchBytes = flash ? flashIoScratchBytes() + o.batch * hp.nFf * 4 /* gate activations */ : 0;
   let streamBufferBytes = 0, streamMaxRead = STREAM_MAX_READ;
   let cacheSlots = 0, cacheBytes = 0;
   if (flash) {
-    const slot = flash.upDownBytes;
+    const slot = pred ? pred.readBytes : flash.upDownBytes;
     const minSlots = Math.ceil(density * hp.nFf); // one layer's active neurons must fit at once
     const sum = (a: { bytes: number }[]) => a.reduce((x, r) => x + r.bytes, 0);
     // Units that can leave: per layer the attention + gate projections (read every token), and an
@@ -160,12 +164,13 @@ export function planResidency(f: GGUFFile, o: PlanOptions): ResidencyPlan {
 
 export function formatPlan(p: ResidencyPlan): string {
   const lines = [
-    `budget ${fmt(p.budget)}: ${p.flash ? `flash layout (bundles of ${p.flash.bundleBytes} bytes, ${p.flash.rowType} rows; reads ${p.flash.upDownBytes} bytes per neuron)` : 'dense model (everything resident)'}`,
+    `budget ${fmt(p.budget)}: ${p.flash ? `flash layout (bundles of ${p.flash.bundleBytes} bytes, ${p.flash.rowType} rows; reads ${p.cacheSlots ? p.cacheBytes / p.cacheSlots : p.flash.upDownBytes} bytes per neuron)` : 'dense model (everything resident)'}`,
     `  resident weights  ${fmt(p.residentBytes)} (${p.resident.length} tensors)`,
     `  KV cache          ${fmt(p.kvCacheBytes)}`,
     `  scratch           ${fmt(p.scratchBytes)}`,
   ];
   if (p.flash) {
+    if (p.resident.some((r) => r.name.endsWith('.ffn_pred_a'))) lines.push('  ReLU model with low-rank predictors: the predictors are resident, the gate rows are read with the bundles');
     lines.push(`  I/O buffers       ${fmt(p.ioScratchBytes)}`);
     lines.push(`  neuron cache      ${fmt(p.cacheBytes)} (${p.cacheSlots} slots)`);
     lines.push(`  streamed FFN      ${fmt(p.streamedBytes)} on disk, density ${p.density}`);

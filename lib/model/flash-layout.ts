@@ -52,7 +52,7 @@ export function flashInfo(f: GGUFFile): FlashInfo | undefined {
   return info;
 }
 
-function f32Of(f: GGUFFile, t: GGUFTensorInfo): Float32Array {
+export function f32Of(f: GGUFFile, t: GGUFTensorInfo): Float32Array {
   const raw = readTensorData(f, t);
   const k = t.dims[0]!;
   if (t.typeName === 'f32') return new Float32Array(raw.buffer, raw.byteOffset, t.elements);

@@ -7,6 +7,7 @@ import { GraphBuilder, mmapRanges, type FlashPlanSpec, type GraphWeight, type Pl
 import { DTYPES } from '../dtypes.js';
 import { flashInfo } from './flash-layout.js';
 import { FLASH_MAX_READ, FLASH_READERS } from '../memory/planner.js';
+import { predictorInfo } from './predictor-info.js';
 import { type GGUFFile, type GGUFTensorInfo, metaNumber, metaString, readTensorData } from './gguf.js';
 
 export interface LlamaHParams {
@@ -24,6 +25,8 @@ export interface LlamaHParams {
   ropeMode: 'norm' | 'neox';
   rmsEps: number;
   contextLength: number;
+  /** FFN activation: 'silu' (SwiGLU, the default) or 'relu' (ReluLLaMA-style, from bitflash.ffn_activation). */
+  ffnActivation: 'silu' | 'relu';
 }
 
 const ARCHS = ['llama', 'mistral', 'qwen2'] as const;
@@ -48,6 +51,8 @@ export function llamaHParams(f: GGUFFile): LlamaHParams {
   let ropeFreqScale = 1;
   if (scalingType === 'linear' && factor) ropeFreqScale = 1 / factor;
   else if (scalingType && scalingType !== 'none') throw new BitflashUnsupportedError(`${f.path}: rope scaling ${scalingType} is not supported (linear)`);
+  const act = f.metadata.get('bitflash.ffn_activation') ?? 'silu';
+  if (act !== 'silu' && act !== 'relu') throw new BitflashUnsupportedError(`${f.path}: bitflash.ffn_activation ${JSON.stringify(act)} is not supported (silu, relu)`);
   const tok = f.metadata.get('tokenizer.ggml.tokens');
   const emb = f.tensors.find((t) => t.name === 'token_embd.weight');
   const nVocab = emb?.dims[1] ?? (Array.isArray(tok) ? tok.length : 0);
@@ -66,6 +71,7 @@ export function llamaHParams(f: GGUFFile): LlamaHParams {
     ropeMode: arch === 'qwen2' ? 'neox' : 'norm',
     rmsEps: metaNumber(f, `${arch}.attention.layer_norm_rms_epsilon`) ?? 1e-5,
     contextLength: metaNumber(f, `${arch}.context_length`) ?? 2048,
+    ffnActivation: act,
   };
 }
 
@@ -88,6 +94,8 @@ export interface FlashRuntimeOptions {
   simd?: boolean;
   sharedArena?: boolean;
   direct?: boolean;
+  /** ReLU models: use the predictors written by `bitflash calibrate` (default: when the file has them). */
+  predictor?: boolean;
 }
 
 /**
@@ -102,7 +110,7 @@ export type WeightSource =
 
 export function buildLlama(
   f: GGUFFile,
-  opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array>; flash?: FlashRuntimeOptions; source?: WeightSource },
+  opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array>; flash?: FlashRuntimeOptions; source?: WeightSource; recordFfnInput?: number },
 ): BuiltModel {
   const source = opts.source ?? { kind: 'read' };
   let mapped: Map<string, Uint8Array> | undefined;
@@ -148,6 +156,7 @@ export function buildLlama(
     return w;
   };
   const fi = flashInfo(f);
+  const pred = hp.ffnActivation === 'relu' && opts.flash?.predictor !== false ? predictorInfo(f, hp) : undefined;
   let flash: FlashPlanSpec | undefined;
   if (fi) {
     const offsets = Array.from({ length: hp.nLayers }, (_, l) => {
@@ -158,7 +167,7 @@ export function buildLlama(
     });
     const fo = opts.flash ?? { slotsPerLayer: fi.nFf };
     flash = {
-      path: f.path, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
+      path: f.path, bundleBytes: fi.bundleBytes, readBytes: pred ? pred.readBytes : fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
       nFf: fi.nFf, nEmbd: fi.nEmbd, layerOffsets: offsets, thresholds: fo.thresholds ?? new Array<number>(hp.nLayers).fill(0),
       slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: fo.maxRead ?? FLASH_MAX_READ, maxGap: Math.min(fo.maxGap ?? 16384, fo.maxRead ?? FLASH_MAX_READ), simd: fo.simd ?? true, sharedArena: fo.sharedArena ?? false, direct: fo.direct ?? true, record: true,
     };
@@ -181,10 +190,25 @@ export function buildLlama(
     const a = g.attention(q, k, v, { heads: hp.nHead, kvHeads: hp.nHeadKv, headDim: hp.headDim, layer: i });
     x = g.add(x, g.matmul(a, weight(`${p}attn_output.weight`)!));
     const h2 = g.rmsnorm(x, weight(`${p}ffn_norm.weight`)!, hp.rmsEps);
-    if (flash) {
+    if (opts.recordFfnInput === i) {
+      // calibration: this layer's FFN input, every row, is the plan's output
+      g.output(h2);
+      return { hp, spec: g.compile({ maxTokens: opts.maxTokens, nCtx: opts.nCtx, kvType: opts.kvType ?? 'f32', ...(flash ? { flash } : {}) }), weightBytes };
+    }
+    if (flash && hp.ffnActivation === 'relu') {
+      if (pred) {
+        // score = B (A x) - threshold: the bias holds -threshold for every neuron
+        const A = weight(`${p}ffn_pred_a`)!, B = weight(`${p}ffn_pred_b`)!;
+        const shift = g.weight(`${p}ffn_pred_shift`, 'f32', [1, hp.nFf], new Float32Array(hp.nFf).fill(-pred.thresholds[i]!));
+        x = g.add(x, g.ffnFlashRelu(h2, { pred: g.bias(g.matmul(g.matmul(h2, A), B), shift) }, i));
+      } else {
+        x = g.add(x, g.ffnFlashRelu(h2, { gate: weight(`${p}ffn_gate.weight`)! }, i));
+      }
+    } else if (flash) {
       x = g.add(x, g.ffnFlash(h2, weight(`${p}ffn_gate.weight`)!, i));
     } else {
-      const ff = g.swiglu(g.matmul(h2, weight(`${p}ffn_gate.weight`)!), g.matmul(h2, weight(`${p}ffn_up.weight`)!));
+      const gate = g.matmul(h2, weight(`${p}ffn_gate.weight`)!), up = g.matmul(h2, weight(`${p}ffn_up.weight`)!);
+      const ff = hp.ffnActivation === 'relu' ? g.reglu(gate, up) : g.swiglu(gate, up);
       x = g.add(x, g.matmul(ff, weight(`${p}ffn_down.weight`)!));
     }
   }

@@ -2,7 +2,7 @@
  * Models: load a GGUF file, generate text, score tokens. One compiled plan per model; its KV cache
  * holds one sequence, and a model runs one generation (or logits call) at a time.
  */
-import { BitflashArgumentError, BitflashDisposedError, callAsync } from '../errors.js';
+import { BitflashArgumentError, BitflashDisposedError, BitflashUnsupportedError, callAsync } from '../errors.js';
 import { createPlan, type NativePlan } from '../graph/builder.js';
 import { expectInt } from '../validate.js';
 import { readGGUF, type GGUFFile } from './gguf.js';
@@ -193,6 +193,7 @@ export class Model {
   async calibrate(text: string, density: number): Promise<number[]> {
     const exec = this.live('calibrate');
     if (!this.flash) throw new RangeError('calibrate: only flash-layout models have neuron thresholds');
+    if (this.hparams.ffnActivation === 'relu') throw new BitflashUnsupportedError('calibrate: a ReLU-family model chooses neurons by predictors (bitflash calibrate), not by a density threshold');
     if (!(density > 0 && density <= 1)) throw new RangeError(`calibrate: density must be in (0, 1], received ${density}`);
     const ids = this.tokenizer.encode(text).slice(0, this.nCtx);
     if (ids.length < 2) throw new RangeError('calibrate: the text must encode to at least 2 tokens');

@@ -25,6 +25,9 @@ enum class OpCode : int {
   softmax = 9,    // out = softmax(a) per row
   bias = 10,      // out = a + w (one row, broadcast over tokens)
   ffn_flash = 11, // out = down(silu(gate(a)) * up(a)) over the active neurons, bundles streamed from disk
+  ffn_flash_relu = 12,  // out = down(relu(gate(a)) * up(a)); neurons chosen by the resident gate w (gate > 0)
+                        // or, with w = -1, by slot b (a predictor's score minus its threshold, > 0); ffn-predict.cc
+  reglu = 13,           // out = relu(a) * b
 };
 
 struct WeightSpec {
@@ -151,6 +154,7 @@ class Executor {
   void run_ffn_flash(const OpSpec& o, size_t rows);
   void ensure_group(int g);
   void embed_row_streamed(const WeightSpec& w, size_t id, float* out);
+  void run_ffn_flash_relu(const OpSpec& o, size_t rows);  // ffn-predict.cc
 };
 
 }  // namespace bitflash::graph
