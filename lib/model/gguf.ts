@@ -83,14 +83,39 @@ export interface GGUFFile {
 const MAX_DIMS = 4;
 const MAX_STRING = 1 << 30;
 
-/** Buffered little-endian reader over a file descriptor, with every read bounds-checked against the file size. */
+/** Positional reads from the bytes being parsed: a file descriptor, or an in-memory buffer. */
+interface ByteSource {
+  readonly size: number;
+  /** Copies up to `len` bytes at `pos` into dst[off..]; returns the count (0 at the end). */
+  read(dst: Uint8Array, off: number, len: number, pos: number): number;
+}
+
+function fdSource(fd: number): ByteSource {
+  return { size: fstatSync(fd).size, read: (dst, off, len, pos) => readSync(fd, dst, off, len, pos) };
+}
+
+function bufferSource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.byteLength,
+    read: (dst, off, len, pos) => {
+      const n = Math.max(0, Math.min(len, bytes.byteLength - pos));
+      dst.set(bytes.subarray(pos, pos + n), off);
+      return n;
+    },
+  };
+}
+
+/** Buffered little-endian reader over a byte source, with every read bounds-checked against its size. */
 class Reader {
   private buf = Buffer.alloc(0);
   private bufStart = 0; // file offset of buf[0]
   pos = 0;
   /** When set, the offset of every field read is appended (tests truncate the file there). */
   trace: number[] | undefined;
-  constructor(private readonly fd: number, readonly size: number, private readonly path: string) {}
+  readonly size: number;
+  constructor(private readonly src: ByteSource, private readonly path: string) {
+    this.size = src.size;
+  }
 
   fail(msg: string, at = this.pos): never {
     throw new BitflashFormatError(`${this.path}: ${msg} at offset ${at}`, { offset: at });
@@ -105,7 +130,7 @@ class Reader {
     this.buf = Buffer.allocUnsafe(want);
     let got = 0;
     while (got < want) {
-      const r = readSync(this.fd, this.buf, got, want - got, this.pos + got);
+      const r = this.src.read(this.buf, got, want - got, this.pos + got);
       if (r === 0) this.fail('unexpected end of file');
       got += r;
     }
@@ -215,8 +240,24 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
     throw new BitflashIOError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    const size = fstatSync(fd).size;
-    const r: Reader = new Reader(fd, size, path);
+    return parseGGUFSource(fdSource(fd), path, opts);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Parses GGUF bytes already in memory (the fuzz harness's entry point; `name` stands in for the
+ * path in messages and in the result). Same checks and errors as readGGUF.
+ */
+export function parseGGUF(bytes: Uint8Array, name = '<buffer>', opts: { trace?: number[] } = {}): GGUFFile {
+  return parseGGUFSource(bufferSource(bytes), name, opts);
+}
+
+function parseGGUFSource(src: ByteSource, path: string, opts: { trace?: number[] }): GGUFFile {
+  {
+    const size = src.size;
+    const r: Reader = new Reader(src, path);
     r.trace = opts.trace;
     const magic = r.u32('magic');
     if (magic !== GGUF_MAGIC) r.fail(`not a GGUF file (magic 0x${magic.toString(16).padStart(8, '0')})`, 0);
@@ -241,14 +282,15 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
       if (t === GGUFValueType.ARRAY) {
         // the element type is the u32 right after the value type
         const b = Buffer.alloc(4);
-        readSync(fd, b, 0, 4, elemAt);
+        src.read(b, 0, 4, elemAt);
         metadataTypes.set(key, { type: t, elemType: b.readUInt32LE(0) as GGUFValueType });
       } else {
         metadataTypes.set(key, { type: t });
       }
     }
     const alignV = metadata.get('general.alignment') ?? 32;
-    if (typeof alignV !== 'number' || alignV <= 0 || (alignV & (alignV - 1)) !== 0 || alignV > 1 << 20) {
+    // Number.isInteger: a FLOAT32 0.5 or 1.5 passes the bit test, and would give fractional offsets.
+    if (typeof alignV !== 'number' || !Number.isInteger(alignV) || alignV <= 0 || (alignV & (alignV - 1)) !== 0 || alignV > 1 << 20) {
       r.fail(`general.alignment must be a power of two, received ${String(alignV)}`, 0);
     }
     const alignment = alignV as number;
@@ -292,8 +334,6 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
       }
     }
     return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors };
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -60,7 +60,7 @@ abstract class Base implements Tokenizer {
     for (let i = 0; i < tokens.length; i++) if (!this.pieceToId.has(tokens[i]!)) this.pieceToId.set(tokens[i]!, i);
     const id = (k: string) => {
       const v = metaNumber(f, k);
-      if (v !== undefined && (v < 0 || v >= tokens.length)) throw new BitflashFormatError(`${f.path}: ${k} ${v} is outside the vocabulary (${tokens.length})`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v >= tokens.length)) throw new BitflashFormatError(`${f.path}: ${k} ${v} is outside the vocabulary (${tokens.length})`);
       return v;
     };
     this.bos = id('tokenizer.ggml.bos_token_id');

@@ -1,0 +1,50 @@
+// Short form of the parser fuzzer (test/fuzz/ts/parsers-fuzz.ts): the saved regressions, then a few
+// thousand mutated fixtures. The long form (>= 1e6 inputs) runs with BITFLASH_FUZZ_RUNS set
+// (`npm run fuzz`); it is a coverage-free mutation fuzzer, see the README's Reliability section.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { caseArb, loadSeeds, mutate, runParsers } from '../fuzz/ts/parsers-fuzz.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const regressions = path.join(here, '../fuzz/regressions/ts');
+const timeMs = process.env.BITFLASH_FUZZ_TIME_MS ? Number(process.env.BITFLASH_FUZZ_TIME_MS) : undefined;
+const runs = Number(process.env.BITFLASH_FUZZ_RUNS ?? (timeMs ? 1e9 : 3000));
+const seedEnv = process.env.BITFLASH_FUZZ_SEED;
+
+describe('parser fuzz (GGUF, flash layout, tokenizer)', () => {
+  it('every seed parses and tokenizes', () => {
+    for (const s of loadSeeds()) {
+      const o = runParsers(s.bytes, ['Hello world'], 60_000);
+      expect(o.parsed, s.name).toBe(true);
+      if (!s.name.startsWith('flash')) expect(o.tokenizer, s.name).toBe(true);
+    }
+  });
+
+  it('saved reproducers give a typed error or a valid parse', () => {
+    const files = readdirSync(regressions).filter((f) => f.endsWith('.gguf'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) runParsers(readFileSync(path.join(regressions, f)), ['Hello world', '</s>'], 60_000);
+  });
+
+  it(`mutated fixtures: typed errors only (${timeMs ? `${timeMs / 1000} s` : `${runs} inputs`})`, () => {
+    const seeds = loadSeeds();
+    let inputs = 0, parsed = 0, tokenized = 0;
+    const t0 = performance.now();
+    fc.assert(
+      fc.property(caseArb(seeds), (c) => {
+        const o = runParsers(mutate(seeds, c), c.texts);
+        inputs++;
+        parsed += +o.parsed;
+        tokenized += +o.tokenizer;
+      }),
+      { numRuns: runs, ...(seedEnv ? { seed: Number(seedEnv) } : {}), ...(timeMs ? { interruptAfterTimeLimit: timeMs, markInterruptAsFailure: false } : {}) },
+    );
+    const s = (performance.now() - t0) / 1000;
+    console.log(`parser fuzz: ${inputs} inputs in ${s.toFixed(1)} s (${Math.round(inputs / s)}/s); ${parsed} parsed, ${tokenized} built a tokenizer; ${new Date().toISOString()}`);
+    // the mutations must leave a share of valid files, else the deeper parsers are never reached
+    expect(parsed).toBeGreaterThan(inputs / 20);
+  }, 3_600_000);
+});
