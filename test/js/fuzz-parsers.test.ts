@@ -6,6 +6,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { BitflashFormatError } from '../../lib/errors.js';
+import { parseGGUF } from '../../lib/model/gguf.js';
+import { tokenizerFromGGUF } from '../../lib/model/tokenizer.js';
 import { caseArb, loadSeeds, mutate, runParsers } from '../fuzz/ts/parsers-fuzz.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -21,6 +24,18 @@ describe('parser fuzz (GGUF, flash layout, tokenizer)', () => {
       expect(o.parsed, s.name).toBe(true);
       if (!s.name.startsWith('flash')) expect(o.tokenizer, s.name).toBe(true);
     }
+  });
+
+  it('regression: general.alignment stored as FLOAT32 1.5 is rejected (it gave fractional tensor offsets)', () => {
+    const b = readFileSync(path.join(regressions, 'float-alignment.gguf'));
+    expect(() => parseGGUF(b, 'float-alignment.gguf')).toThrow(BitflashFormatError);
+    expect(() => parseGGUF(b, 'float-alignment.gguf')).toThrow(/general\.alignment must be a power of two, received 1\.5/);
+  });
+
+  it('regression: a special token id stored as FLOAT32 1.5 is rejected (encode returned id 1.5)', () => {
+    const f = parseGGUF(readFileSync(path.join(regressions, 'float-bos-id.gguf')), 'float-bos-id.gguf');
+    expect(() => tokenizerFromGGUF(f)).toThrow(BitflashFormatError);
+    expect(() => tokenizerFromGGUF(f)).toThrow(/bos_token_id 1\.5 is outside the vocabulary/);
   });
 
   it('saved reproducers give a typed error or a valid parse', () => {
