@@ -171,7 +171,9 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
   BITFLASH_CHECK(out_len >= output_rows(n) * output_cols(), kErrArg, "step: output buffer too short");
   if (flash_) flash_->cache->begin_step();
   for (const OpSpec& o : s.ops) {
-    const size_t rows_a = o.a >= 0 && s.slots[o.a].single_row ? 1 : n;
+    // `a` is validated only for the ops that read it: an op without an input (embed) may carry any
+    // index there (fuzz_plan found the out-of-bounds read; test/fuzz/regressions/fuzz_plan/).
+    const size_t rows_a = o.a >= 0 && static_cast<size_t>(o.a) < s.slots.size() && s.slots[o.a].single_row ? 1 : n;
     switch (o.op) {
       case OpCode::embed: {
         const WeightSpec& w = s.weights[o.w];

@@ -33,7 +33,7 @@ std::vector<Block> blocks(FuzzedDataProvider& in, size_t max_blocks) {
   const size_t nb = in.ConsumeIntegralInRange<size_t>(1, max_blocks);
   std::vector<Block> v(nb);
   const std::vector<uint8_t> raw = in.ConsumeBytes<uint8_t>(nb * sizeof(Block));
-  std::memcpy(v.data(), raw.data(), raw.size());  // short input: the rest stays zero
+  if (!raw.empty()) std::memcpy(v.data(), raw.data(), raw.size());  // short input: the rest stays zero
   return v;
 }
 
@@ -84,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         const size_t count = 128 * in.ConsumeIntegralInRange<size_t>(1, 32);
         std::vector<uint8_t> x(ternary_tensor_bytes(DType::i2_s, 1, count));
         const std::vector<uint8_t> raw = in.ConsumeBytes<uint8_t>(x.size());
-        std::memcpy(x.data(), raw.data(), raw.size());
+        if (!raw.empty()) std::memcpy(x.data(), raw.data(), raw.size());
         std::vector<float> y(count);
         dequantize_i2_s(x.data(), count, y.data());
         break;

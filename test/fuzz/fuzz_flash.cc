@@ -44,7 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   f->n_embd = in.ConsumeBool() ? 32 * in.ConsumeIntegralInRange<size_t>(1, 4) : in.ConsumeIntegralInRange<size_t>(1, 1100);
   f->n_ff = in.ConsumeIntegralInRange<size_t>(1, 12);
   const size_t true_row = row_size(f->row_type, f->n_embd);
-  f->row_bytes = in.ConsumeIntegralInRange<int>(0, 3) == 0 ? in.ConsumeIntegralInRange<size_t>(0, 9000) : true_row;
+  switch (in.ConsumeIntegralInRange<int>(0, 7)) {  // rowBytes: usually the true row size, else near it or anything
+    case 0: f->row_bytes = in.ConsumeIntegralInRange<size_t>(0, 9000); break;
+    case 1: f->row_bytes = true_row / 2; break;
+    case 2: f->row_bytes = true_row + in.ConsumeIntegralInRange<int>(-2, 2); break;
+    default: f->row_bytes = true_row;
+  }
   f->bundle_bytes = in.ConsumeIntegralInRange<int>(0, 7) == 0 ? in.ConsumeIntegralInRange<size_t>(0, 20000) : 4096 * in.ConsumeIntegralInRange<size_t>(1, 3);
   f->read_bytes = in.ConsumeIntegralInRange<int>(0, 7) == 0 ? in.ConsumeIntegralInRange<size_t>(0, 20000) : 4096 * in.ConsumeIntegralInRange<size_t>(1, 3);
   const int layers = in.ConsumeIntegralInRange<int>(1, 2);
