@@ -84,8 +84,11 @@ if (only !== 'ts') {
         if (files.length) run(bin, [...common, ...files], env);
       }
       // 2. fuzzing over the saved corpus + the fixture seeds
+      // (in --ci the new inputs go to a scratch folder: CI leaves the saved corpus as it is)
       const budget = runs ? [`-runs=${runs}`] : [`-max_total_time=${time}`];
-      run(bin, [...common, ...budget, corpus, seedDir], env);
+      const scratch = ci ? mkdtempSync(path.join(os.tmpdir(), `bitflash-fuzz-${t}-`)) : undefined;
+      run(bin, [...common, ...budget, ...(scratch ? [scratch] : []), corpus, seedDir], env);
+      if (scratch) rmSync(scratch, { recursive: true, force: true });
       // 3. minimization of the saved corpus
       if (merge) {
         const tmp = `${corpus}.min`;

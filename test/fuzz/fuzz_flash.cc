@@ -32,7 +32,9 @@ struct MemFile {
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  ThreadPool::global().set_threads(2);
+  // One compute thread: the per-input cost is then the reader pool's own threads; the compute
+  // pool's concurrency is the ThreadSanitizer suite's business (npm run test:tsan).
+  ThreadPool::global().set_threads(1);
   return 0;
 }
 
