@@ -1,7 +1,7 @@
 // Short form of the parser fuzzer (test/fuzz/ts/parsers-fuzz.ts): the saved regressions, then a few
 // thousand mutated fixtures. The long form (>= 1e6 inputs) runs with BITFLASH_FUZZ_RUNS set
 // (`npm run fuzz`); it is a coverage-free mutation fuzzer, see the README's Reliability section.
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -16,6 +16,8 @@ const regressions = path.join(here, '../fuzz/regressions/ts');
 const timeMs = process.env.BITFLASH_FUZZ_TIME_MS ? Number(process.env.BITFLASH_FUZZ_TIME_MS) : undefined;
 const runs = Number(process.env.BITFLASH_FUZZ_RUNS ?? (timeMs ? 1e9 : 3000));
 const seedEnv = process.env.BITFLASH_FUZZ_SEED;
+// long runs: a line every 20,000 inputs to this file (the count survives an interrupted run)
+const progress = process.env.BITFLASH_FUZZ_PROGRESS;
 
 describe('parser fuzz (GGUF, flash layout, tokenizer)', () => {
   it('every seed parses and tokenizes', () => {
@@ -52,6 +54,7 @@ describe('parser fuzz (GGUF, flash layout, tokenizer)', () => {
       fc.property(caseArb(seeds), (c) => {
         const o = runParsers(mutate(seeds, c), c.texts);
         inputs++;
+        if (progress && inputs % 20000 === 0) appendFileSync(progress, `${new Date().toISOString()} ${inputs} inputs, ${parsed} parsed, ${Math.round((performance.now() - t0) / 1000)} s\n`);
         parsed += +o.parsed;
         tokenized += +o.tokenizer;
       }),

@@ -33,7 +33,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../.
 
 export interface Seed {
   name: string;
-  /** A full-size vocabulary (~100 ms to parse and build a tokenizer): picked 1 time in 1000. */
+  /** A full-size file (a large vocabulary or tensor data): picked 1 time in 1000. */
   big: boolean;
   bytes: Uint8Array;
   /** Offsets where the reader reads a field (mutation targets). */
@@ -84,7 +84,8 @@ export function loadSeeds(): Seed[] {
       const g = parseGGUF(bytes, name, { trace });
       seeds.push({ name, big, bytes, fields: [...new Set(trace)], headerEnd: g.dataOffset });
     };
-    files.forEach((f, i) => add(path.relative(root, f), readFileSync(f), i > 0));
+    // the real files are picked rarely: stories260K's 1.2 MB of tensor data costs a copy per input
+    files.forEach((f) => add(path.relative(root, f), readFileSync(f), true));
     const spm = parseGGUF(readFileSync(files[1]!), 'spm'), gpt2 = parseGGUF(readFileSync(files[2]!), 'gpt2');
     shrinkVocab(spm, 400, path.join(tmp, 'spm-mini.gguf'));
     add('spm-mini (first 400 tokens of ggml-vocab-llama-spm)', readFileSync(path.join(tmp, 'spm-mini.gguf')));
@@ -100,6 +101,16 @@ export function loadSeeds(): Seed[] {
       { key: 'bitflash.flash.row_type', type: GGUFValueType.STRING, value: 'q8_0' },
       { key: 'bitflash.flash.order', type: GGUFValueType.STRING, value: 'up,down,gate' },
     ], 4096);
+    // stories260K's metadata and tensor infos (names, types, dims kept) with 64 bytes of data each.
+    {
+      const meta: WriteMeta[] = [...stories.metadata].filter(([k]) => k !== 'general.alignment').map(([key, value]) => {
+        const ty = stories.metadataTypes.get(key)!;
+        return { key, type: ty.type, ...(ty.elemType !== undefined ? { elemType: ty.elemType } : {}), value };
+      });
+      const tensors = stories.tensors.map((t) => ({ name: t.name, dims: [16], type: 0, bytes: 64, data: () => new Uint8Array(64) }));
+      writeGGUF(path.join(tmp, 'stories-small.gguf'), meta, tensors, { alignment: 32 });
+      add('stories-small (stories260K metadata, tensors of 16 f32)', readFileSync(path.join(tmp, 'stories-small.gguf')));
+    }
     add('flash (stories260K metadata + bitflash.flash.*)', readFileSync(path.join(tmp, 'flash.gguf')));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
