@@ -40,6 +40,21 @@ describe('parser fuzz (GGUF, flash layout, tokenizer)', () => {
     expect(() => tokenizerFromGGUF(f)).toThrow(/bos_token_id 1\.5 is outside the vocabulary/);
   });
 
+  it('regression: a long word encodes in O(n log n), and a 100k-token word does not overflow the stack', () => {
+    // The GPT-2 BPE rescanned every pair after each merge (quadratic: a 16 KB word took minutes),
+    // and returned a word's ids with push(...ids), a RangeError past ~100k ids.
+    const tok = tokenizerFromGGUF(parseGGUF(readFileSync(path.join(here, '../fixtures/ggml-vocab-gpt-2.gguf'))));
+    const word = 'ab'.repeat(20000); // 40 KB, one pre-tokenizer word
+    const t0 = performance.now();
+    const ids = tok.encode(word);
+    expect(performance.now() - t0).toBeLessThan(60_000); // quadratic: ~10 min here; n log n: ~1 s unloaded
+    expect(tok.decode(ids)).toBe(word);
+    const bytes = '\u{10FFFF}'.repeat(30000); // 120k bytes with no merges among them: ~120k ids
+    const ids2 = tok.encode(bytes);
+    expect(ids2.length).toBeGreaterThan(100_000);
+    expect(tok.decode(ids2)).toBe(bytes);
+  });
+
   it('saved reproducers give a typed error or a valid parse', () => {
     const files = readdirSync(regressions).filter((f) => f.endsWith('.gguf'));
     expect(files.length).toBeGreaterThan(0);

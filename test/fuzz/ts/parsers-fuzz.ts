@@ -158,7 +158,16 @@ export function caseArb(seeds: readonly Seed[]): fc.Arbitrary<FuzzCase> {
     seed: fc.oneof({ arbitrary: fc.constantFrom(...idx(false)), weight: 999 }, { arbitrary: fc.constantFrom(...idx(true)), weight: 1 }),
     // one edit half the time (most edits of a structural field end the parse), else up to 6
     mutations: fc.oneof(fc.array(mutationArb, { minLength: 1, maxLength: 1 }), fc.array(mutationArb, { minLength: 2, maxLength: 6 })),
-    texts: fc.array(fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('Hello world', ' \n\t  x', '</s><s>', '<0x0A>', '\u2581\u2581a', "it's 1234567")), { maxLength: 3 }),
+    texts: fc.array(
+      fc.oneof(
+        { arbitrary: fc.string({ maxLength: 40 }), weight: 100 },
+        { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 100 },
+        { arbitrary: fc.constantFrom('Hello world', ' \n\t  x', '</s><s>', '<0x0A>', '\u2581\u2581a', "it's 1234567"), weight: 100 },
+        // rarely, one long word (no spaces): merges must stay O(n log n), ids must not overflow a spread
+        { arbitrary: fc.tuple(fc.string({ minLength: 1, maxLength: 3 }), fc.integer({ min: 1000, max: 30000 })).map(([a, k]) => a.repeat(k)), weight: 1 },
+      ),
+      { maxLength: 3 },
+    ),
   });
 }
 
