@@ -32,7 +32,11 @@ run('cmake', ['-S', '.', '-B', dir, '-DBITFLASH_BUILD_TESTS=ON', `-DBITFLASH_SAN
 if (sanitize === 'thread') {
   // only the thread pool + I/O objects and their tests (target bitflash_tsan_tests, CMakeLists.txt)
   run('cmake', ['--build', dir, '-j', jobs, '--target', 'bitflash_tsan_tests']);
-  run(path.join(dir, 'bitflash_tsan_tests'), [], {
+  // Left out: two single-threaded-caller tests whose time goes into byte-by-byte checks of
+  // multi-MiB reads and a model of the (one-owner) neuron cache: ~5 min under TSan for no extra
+  // synchronization; the reader threads' handoffs are covered by the async/several-submitters,
+  // fault-injection and stress tests that remain.
+  run(path.join(dir, 'bitflash_tsan_tests'), ['--test-case-exclude=ReaderPool: random batches match the file*,NeuronCache: random sequences*'], {
     ...process.env,
     // halt on the first report: a race fails the run (no suppressions file: none is needed)
     TSAN_OPTIONS: 'halt_on_error=1:second_deadlock_stack=1:history_size=4',
