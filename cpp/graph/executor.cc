@@ -103,6 +103,10 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
                            s.kv_cols == static_cast<size_t>(o.kv_heads) * o.head_dim, kErrArg, "plan: attention k/v shape");
         BITFLASH_CHECK(slot(o.out, "attention").cols == s.slots[o.a].cols, kErrArg, "plan: attention output shape");
         BITFLASH_CHECK(o.layer >= 0 && o.layer < s.n_layers, kErrArg, "plan: attention layer");
+        // one row per token in q, k, v and out: a single-row k or v slot was read for n rows
+        // (fuzz_plan, test/fuzz/regressions/fuzz_plan/)
+        BITFLASH_CHECK(!s.slots[o.a].single_row && !s.slots[o.b].single_row && !s.slots[o.c].single_row && !s.slots[o.out].single_row,
+                       kErrArg, "plan: attention q, k, v and output must hold one row per token");
         break;
       case OpCode::swiglu:
       case OpCode::add:

@@ -41,8 +41,10 @@ void decode_row(DType t, const uint8_t* src, size_t k, float* dst) {
 
 int hist_bin(float a) {
   if (!(a > 0)) return 0;
-  const int b = static_cast<int>(std::floor(std::log2(a) * 8.0f)) + kHistZero;
-  return b < 0 ? 0 : b >= kHistBins ? kHistBins - 1 : b;
+  // clamp before the cast: |silu(gate)| = inf (an overflowing gate row from the file) made the
+  // float -> int conversion undefined (fuzz_flash, test/fuzz/regressions/fuzz_flash/)
+  const float b = std::floor(std::log2(a) * 8.0f) + static_cast<float>(kHistZero);
+  return b < 0 ? 0 : b >= static_cast<float>(kHistBins) ? kHistBins - 1 : static_cast<int>(b);
 }
 
 // Bytes of one row of k values of a flash row type; 0 when the type is not one decode_row reads or k

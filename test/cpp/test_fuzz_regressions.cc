@@ -105,3 +105,87 @@ TEST_CASE("fuzz_flash regression: rowBytes must be one row of nEmbd values of th
   for (float v : out) CHECK(v == 0.0f);
   ::unlink(path.c_str());
 }
+
+TEST_CASE("fuzz_plan regression: attention needs one row per token in q, k, v and out") {
+  // A single-row k (or v) slot was read for every token of the step (heap overflow).
+  PlanSpec s;
+  s.max_tokens = 4;
+  s.n_ctx = 8;
+  s.n_layers = 1;
+  s.kv_cols = 4;
+  s.slots = {SlotSpec{4, false}, SlotSpec{4, true}, SlotSpec{4, false}, SlotSpec{4, false}};
+  OpSpec o;
+  o.op = OpCode::attention;
+  o.a = 0;
+  o.b = 1;  // single row
+  o.c = 2;
+  o.out = 3;
+  o.layer = 0;
+  o.heads = 1;
+  o.kv_heads = 1;
+  o.head_dim = 4;
+  s.ops = {o};
+  s.output_slot = 3;
+  try {
+    Executor e(s);
+    FAIL("accepted a single-row k slot");
+  } catch (const Error& err) {
+    CHECK(std::string(err.code()) == kErrArg);
+  }
+  s.slots[1].single_row = false;
+  Executor e(std::move(s));  // the consistent plan is accepted and runs
+  const int32_t tokens[4] = {0, 0, 0, 0};
+  std::vector<float> out(16);
+  e.step(tokens, 4, 0, out.data(), out.size());
+}
+
+TEST_CASE("fuzz_flash regression: an infinite |silu(gate)| goes to the histogram's top bin") {
+  // hist_bin cast floor(log2(inf) * 8) to int: undefined behaviour; now clamped first.
+  const std::string path = "/tmp/bitflash-fuzz-regression-hist-" + std::to_string(getpid());
+  {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    std::vector<uint8_t> zeros(2 * 4096, 0);
+    REQUIRE(::pwrite(fd, zeros.data(), zeros.size(), 0) == static_cast<ssize_t>(zeros.size()));
+    ::close(fd);
+  }
+  const size_t E = 32, F = 2;
+  std::vector<float> emb(E, 1.0f), gate(F * E, 3.0e38f);  // gate = 32 * 3e38 = inf
+  auto f = std::make_shared<FlashSpec>();
+  f->path = path;
+  f->row_type = DType::f32;
+  f->n_embd = E;
+  f->n_ff = F;
+  f->row_bytes = E * 4;
+  f->bundle_bytes = 4096;
+  f->read_bytes = 4096;
+  f->layer_offsets = {0};
+  f->thresholds = {0};
+  f->slots_per_layer = 2;
+  f->readers = 1;
+  f->direct = false;
+  f->record = true;
+  PlanSpec s;
+  s.slots = {SlotSpec{E, false}, SlotSpec{E, false}};
+  s.weights = {WeightSpec{DType::f32, 1, E, emb.data(), emb.size() * 4}, WeightSpec{DType::f32, F, E, gate.data(), gate.size() * 4}};
+  OpSpec embed, ffn;
+  embed.op = OpCode::embed;
+  embed.w = 0;
+  embed.out = 0;
+  ffn.op = OpCode::ffn_flash;
+  ffn.a = 0;
+  ffn.out = 1;
+  ffn.w = 1;
+  ffn.layer = 0;
+  s.ops = {embed, ffn};
+  s.output_slot = 1;
+  s.flash = f;
+  Executor e(std::move(s));
+  const int32_t tok = 0;
+  std::vector<float> out(E);
+  e.step(&tok, 1, 0, out.data(), out.size());
+  const auto h = e.flash_histograms();
+  REQUIRE(h.size() == 1);
+  CHECK(h[0][kHistBins - 1] == F);
+  ::unlink(path.c_str());
+}
