@@ -93,6 +93,8 @@ export interface NativeBinding {
   matmulQ8(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, xScales: Float32Array, xZeroPoints: Int32Array | null, y: Float32Array, ldy: number): Promise<void>;
   matmulI32Sync(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, y: Int32Array, ldy: number): void;
   matmulI32(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, y: Int32Array, ldy: number): Promise<void>;
+  linearIntSync(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, xZeroPoints: Int32Array | null, bias: Int32Array | null, multM: Int32Array, multS: Int32Array, outZeroPoint: number, y: Int8Array, ldy: number): void;
+  linearInt(w: NativeWeights, packed: NativePacked | null, x: Int8Array | Uint8Array, m: number, ldx: number, xZeroPoints: Int32Array | null, bias: Int32Array | null, multM: Int32Array, multS: Int32Array, outZeroPoint: number, y: Int8Array, ldy: number): Promise<void>;
   packWeightsSync(w: NativeWeights): NativePacked;
   packWeights(w: NativeWeights): Promise<NativePacked>;
   /** Releases packed memory now (a running job keeps its own reference until it settles). */

@@ -49,6 +49,7 @@ export {
   type Int8Tensor,
   type F32Input,
 } from './ops/matmul.js';
+export { linearInt, linearIntSync, type LinearIntOptions, type Int8Input } from './ops/linear-int.js';
 export {
   ISAS,
   cpuFeatures,

@@ -503,6 +503,7 @@ export class QTensor<D extends QTensorDType = QTensorDType> {
     if (!(bytes instanceof Uint8Array)) throw typeError(fn, 'bytes', 'a Uint8Array', bytes);
     const need = qtensorSizes(dtype, n, k).data;
     if (bytes.length !== need) throw rangeError(fn, 'bytes', `a Uint8Array of ${need} bytes for ${dtype} [${n}, ${k}]`, bytes);
+    if (dtype === 'tq2_0' || dtype === 'i2_s') checkTernaryCodes(fn, dtype, bytes);
     return new QTensor(dtype, n, k, { data: bytes, scales: null, zeroPoints: null }, undefined);
   }
 
@@ -653,6 +654,19 @@ export class QTensor<D extends QTensorDType = QTensorDType> {
   static fromParts<T extends QTensorDType>(dtype: T, n: number, k: number, parts: QParts, group: number | undefined): QTensor<T> {
     return new QTensor(dtype, n, k, parts, group);
   }
+}
+
+/**
+ * tq2_0 and i2_s store each weight as a 2-bit code w + 1: code 3 is no ternary value. The families
+ * disagreed on it (mad read it as 2, lut's 3-valued tables could not), so such bytes are refused here.
+ */
+function checkTernaryCodes(fn: string, dtype: 'tq2_0' | 'i2_s', bytes: Uint8Array): void {
+  const bad = (v: number): boolean => (v & (v >> 1) & 0x55) !== 0;
+  const codes = dtype === 'tq2_0' ? 64 : bytes.length - DTYPES.i2_s.trailerBytes;
+  const stride = dtype === 'tq2_0' ? DTYPES.tq2_0.blockBytes : bytes.length;
+  for (let b = 0; b + codes <= bytes.length; b += stride)
+    for (let i = b; i < b + codes; i++)
+      if (bad(bytes[i]!)) throw rangeError(fn, 'bytes', `${dtype} blocks whose 2-bit codes are 0, 1 or 2 (byte ${i} holds code 3)`, bytes[i]);
 }
 
 /** Scales must be finite (and >= 0 for i8c: a negative per-channel scale is a bug, not a convention). */

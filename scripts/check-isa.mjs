@@ -5,7 +5,12 @@
 //  2. In the linked addon, every function that has such an instruction is defined only by an
 //     ISA object library (bitflash_isa_<isa>), never also by a baseline object (an ODR merge
 //     could otherwise route baseline calls into an AVX copy of an inline function).
-// Usage: node scripts/check-isa.mjs <addon.node> <cmake-build-dir> [objdump]
+// arm64 builds (objdump reports elf64-littleaarch64) check the same two rules for the instructions
+// beyond armv8-a: the dot products (sdot/udot/usdot/sudot), the int8/bf16 matrix multiplies
+// (smmla/ummla/usmmla/bfmmla), the other bf16 ops and SVE (z/p registers). In addition each arm64 ISA
+// object library may only use its own extensions: bitflash_isa_neon none, bitflash_isa_dotprod the dot
+// products, bitflash_isa_i8mm the dot products and the int8 matrix multiplies.
+// Usage: node scripts/check-isa.mjs <addon.node or linked test binary> <cmake-build-dir> [objdump]
 import { execFileSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -36,8 +41,17 @@ if (isaObjs.length === 0 || baseObjs.length === 0) {
   process.exit(2);
 }
 
+const isArm = execFileSync(objdump, ['-f', isaObjs[0]], { encoding: 'utf8' }).includes('aarch64');
 const AVX = /%[yz]mm\d|%k[0-7]\b|^\s*[0-9a-f]+:\s+(v[a-z0-9]+|k[a-z]+[bwdq])\s/m;
-function avxFunctions(file) {
+const ARM_DOT = /^\s*[0-9a-f]+:\s+(sdot|udot|usdot|sudot)\s/;
+const ARM_MM = /^\s*[0-9a-f]+:\s+(smmla|ummla|usmmla)\s/;
+const ARM_OTHER = /^\s*[0-9a-f]+:\s+(bfdot|bfmmla|bfmlal[bt]|bfcvtn?2?)\s|\bz\d+\.[bhsdq]\b|\bp\d+\/[mz]\b|\bp\d+\.[bhsd]\b/;
+// Instructions an arm64 object may not contain: everything beyond armv8-a, less what its ISA library allows.
+function armBeyond(allow) {
+  return (line) => (ARM_DOT.test(line) && !allow.includes('dot')) || (ARM_MM.test(line) && !allow.includes('mm')) || ARM_OTHER.test(line);
+}
+const beyondBaseline = isArm ? armBeyond([]) : (line) => AVX.test(line) && !/\b(verr|verw|vmcall|vmlaunch|vmresume|vmxoff)\b/.test(line);
+function avxFunctions(file, beyond = beyondBaseline) {
   const text = execFileSync(objdump, ['-d', '--no-show-raw-insn', file], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const found = new Map();
   let fn = null;
@@ -47,7 +61,7 @@ function avxFunctions(file) {
       fn = m[1];
       continue;
     }
-    if (fn && /^\s*[0-9a-f]+:/.test(line) && AVX.test(line) && !/\b(verr|verw|vmcall|vmlaunch|vmresume|vmxoff)\b/.test(line)) {
+    if (fn && /^\s*[0-9a-f]+:/.test(line) && beyond(line)) {
       if (!found.has(fn)) found.set(fn, line.trim());
     }
   }
@@ -72,6 +86,19 @@ for (const f of baseObjs) {
     bad++;
   }
 }
+if (isArm) {
+  // each ISA library stays within its own extensions
+  const allowed = { neon: [], dotprod: ['dot'], i8mm: ['dot', 'mm'] };
+  for (const d of targets.filter((t) => t.startsWith('bitflash_isa_'))) {
+    const isa = d.replace(/^bitflash_isa_/, '').replace(/\.dir$/, '');
+    for (const f of objects(path.join(cmakeFiles, d))) {
+      for (const [fn, insn] of avxFunctions(f, armBeyond(allowed[isa] ?? []))) {
+        console.error(`check-isa: ${isa} object ${path.relative(buildDir, f)}: ${fn} uses ${insn}`);
+        bad++;
+      }
+    }
+  }
+}
 const isaSyms = definedSymbols(isaObjs);
 const baseSyms = definedSymbols(baseObjs);
 const linked = avxFunctions(addon);
@@ -85,4 +112,5 @@ if (bad) {
   console.error(`check-isa: FAILED, ${bad} finding(s)`);
   process.exit(1);
 }
-console.log(`check-isa: ok: ${baseObjs.length} baseline objects have no AVX/AVX-512 instruction; ${linked.size} functions in ${path.basename(addon)} use them, all from ${isaObjs.length} ISA objects`);
+const what = isArm ? 'dotprod/i8mm/bf16/SVE' : 'AVX/AVX-512';
+console.log(`check-isa: ok: ${baseObjs.length} baseline objects have no ${what} instruction; ${linked.size} functions in ${path.basename(addon)} use them, all from ${isaObjs.length} ISA objects`);

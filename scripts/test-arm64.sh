@@ -5,6 +5,8 @@ set -euo pipefail
 dir=${1:-build-arm64}
 cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DBITFLASH_BUILD_TESTS=ON -DCMAKE_BUILD_TYPE=Release
 cmake --build "$dir" -j "$(nproc)"
+# no dotprod/i8mm/SVE instruction outside the ISA object libraries that may use them
+node scripts/check-isa.mjs "$dir/bitflash_tests" "$dir" aarch64-linux-gnu-objdump
 for pair in cortex-a53:neon cortex-a76:dotprod max:i8mm; do
   cpu=${pair%%:*} want=${pair##*:}
   echo "== qemu-aarch64 -cpu $cpu (expects the $want path)"

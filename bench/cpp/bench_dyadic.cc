@@ -3,6 +3,7 @@
 // >= 5 runs, elements per second). Benchmarks, not tests.
 //   bitflash_bench_dyadic [--accuracy] [--throughput] (both when neither is given)
 #include <immintrin.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -175,23 +176,38 @@ using bitflash::silu_f32__avx2;
 using bitflash::softmax_f32__avx2;
 
 // ------------------------------------------------------------------ throughput
-template <class F>
-double median_eps(size_t elems, F&& f) {
-  f();  // warm up
-  std::vector<double> v;
-  for (int run = 0; run < 7; run++) {
+// The calling thread's CPU time: other processes on a shared machine do not count (on an idle machine
+// it equals the wall time of these single-threaded calls).
+double cpu_s() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+void trow(const char* op, const char* kernel, double ie, double fe);
+// The integer and the f32 call timed in alternate runs (a change of load hits both alike): medians.
+template <class A, class B>
+void trow2(const char* op, const char* kernel, size_t elems, A&& a, B&& b) {
+  std::vector<double> va, vb;
+  auto one = [&](auto& f) {  // one run: as many calls as fill 50 ms of the thread's CPU time
     int reps = 0;
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = cpu_s();
     double dt = 0;
     do {
       f();
       reps++;
-      dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      dt = cpu_s() - t0;
     } while (dt < 0.05);
-    v.push_back(static_cast<double>(elems) * reps / dt);
+    return static_cast<double>(elems) * reps / dt;
+  };
+  a();
+  b();
+  for (int run = 0; run < 7; run++) {
+    va.push_back(one(a));
+    vb.push_back(one(b));
   }
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  std::sort(va.begin(), va.end());
+  std::sort(vb.begin(), vb.end());
+  trow(op, kernel, va[3], vb[3]);
 }
 void trow(const char* op, const char* kernel, double ie, double fe) {
   std::printf("| %-24s | %-20s | %8.1f | %8.1f | %5.2fx |\n", op, kernel, ie / 1e6, fe / 1e6, ie / fe);
@@ -212,13 +228,13 @@ void throughput() {
     xf[i] = xi[i] * 0.05f;
     bf[i] = bi[i] * 0.05f;
   }
-  std::printf("\n## Throughput, one thread, %zu elements (rows of %zu), median of 7 runs: M elements/s\n\n", n, cols);
+  std::printf("\n## Throughput, one thread, %zu elements (rows of %zu), median of 7 runs (thread CPU time): M elements/s\n\n", n, cols);
   std::printf("| op | int kernel | int | f32 AVX2 | int/f32 |\n|---|---|---|---|---|\n");
   {
     const AddParams p = add_prepare(0.05, 0, 0.05, 0, 0.1, 0);
     const auto k = add_rescale_kernel();
-    trow("add (residual)", k.name, median_eps(n, [&] { k.fn(xi.data(), bi.data(), n, p, yi.data()); }),
-         median_eps(n, [&] { add_f32__avx2(xf.data(), bf.data(), n, yf.data()); }));
+    trow2("add (residual)", k.name, n, [&] { k.fn(xi.data(), bi.data(), n, p, yi.data()); },
+         [&] { add_f32__avx2(xf.data(), bf.data(), n, yf.data()); });
   }
   {
     const auto k = requantize_kernel();
@@ -227,42 +243,42 @@ void throughput() {
     const Dyadic d = dyadic_from_scale(0.0003);
     std::vector<float> accf(n);
     for (size_t i = 0; i < n; i++) accf[i] = static_cast<float>(acc[i]);
-    trow("requantize (f32: a+a)", k.name, median_eps(n, [&] { k.fn(acc.data(), n, &d, false, 0, DType::i8, yi.data()); }),
-         median_eps(n, [&] { add_f32__avx2(accf.data(), accf.data(), n, yf.data()); }));
+    trow2("requantize (f32: a+a)", k.name, n, [&] { k.fn(acc.data(), n, &d, false, 0, DType::i8, yi.data()); },
+         [&] { add_f32__avx2(accf.data(), accf.data(), n, yf.data()); });
   }
   for (ExpMethod m : {ExpMethod::ibert_poly, ExpMethod::shift}) {
     const ExpParams p = exp_prepare(0.05, m);
     const auto k = i_exp_kernel();
-    trow(m == ExpMethod::ibert_poly ? "i-exp I-BERT (i16->i32)" : "shift-exp I-ViT", k.name,
-         median_eps(n, [&] { k.fn(di.data(), n, p, ei.data()); }), median_eps(n, [&] { exp_f32__avx2(xf.data(), n, yf.data()); }));
+    trow2(m == ExpMethod::ibert_poly ? "i-exp I-BERT (i16->i32)" : "shift-exp I-ViT", k.name,
+         n, [&] { k.fn(di.data(), n, p, ei.data()); }, [&] { exp_f32__avx2(xf.data(), n, yf.data()); });
   }
   for (ExpMethod m : {ExpMethod::ibert_poly, ExpMethod::shift}) {
     const SoftmaxParams p = softmax_prepare(0.05, m);
     const auto k = softmax_kernel();
-    trow(m == ExpMethod::ibert_poly ? "softmax I-BERT" : "Shiftmax I-ViT", k.name,
-         median_eps(n, [&] { k.fn(xi.data(), rows, cols, p, yu.data()); }),
-         median_eps(n, [&] { softmax_f32__avx2(xf.data(), rows, cols, yf.data()); }));
+    trow2(m == ExpMethod::ibert_poly ? "softmax I-BERT" : "Shiftmax I-ViT", k.name,
+         n, [&] { k.fn(xi.data(), rows, cols, p, yu.data()); },
+         [&] { softmax_f32__avx2(xf.data(), rows, cols, yf.data()); });
   }
   {
     const GeluParams p = gelu_prepare(0.05, 0.05, 0);
     const auto k = i_gelu_kernel();
-    trow("i-GELU I-BERT", k.name, median_eps(n, [&] { k.fn(xi.data(), n, p, yi.data()); }),
-         median_eps(n, [&] { gelu_f32__avx2(xf.data(), n, yf.data()); }));
+    trow2("i-GELU I-BERT", k.name, n, [&] { k.fn(xi.data(), n, p, yi.data()); },
+         [&] { gelu_f32__avx2(xf.data(), n, yf.data()); });
     const SigmoidMulParams ps = sigmoid_mul_prepare(SigmoidAct::shift_gelu, 0.05, 0.05, 0);
     const auto ks = sigmoid_mul_kernel();
-    trow("ShiftGELU I-ViT", ks.name, median_eps(n, [&] { ks.fn(xi.data(), n, ps, yi.data()); }),
-         median_eps(n, [&] { gelu_f32__avx2(xf.data(), n, yf.data()); }));
+    trow2("ShiftGELU I-ViT", ks.name, n, [&] { ks.fn(xi.data(), n, ps, yi.data()); },
+         [&] { gelu_f32__avx2(xf.data(), n, yf.data()); });
     const SigmoidMulParams pl = sigmoid_mul_prepare(SigmoidAct::silu, 0.05, 0.05, 0);
-    trow("SiLU", ks.name, median_eps(n, [&] { ks.fn(xi.data(), n, pl, yi.data()); }),
-         median_eps(n, [&] { silu_f32__avx2(xf.data(), n, yf.data()); }));
+    trow2("SiLU", ks.name, n, [&] { ks.fn(xi.data(), n, pl, yi.data()); },
+         [&] { silu_f32__avx2(xf.data(), n, yf.data()); });
   }
   for (int ln = 1; ln >= 0; ln--) {
     NormPrepared np;
     norm_prepare(np, ln == 1, cols, g.data(), b.data(), 4.0 / 127, 0);
     const auto k = norm_kernel();
     const NormParams p = np.params();
-    trow(ln ? "LayerNorm" : "RMSNorm", k.name, median_eps(n, [&] { k.fn(xi.data(), rows, p, yi.data()); }),
-         median_eps(n, [&] { norm_f32__avx2(xf.data(), rows, cols, g.data(), b.data(), ln == 1, yf.data()); }));
+    trow2(ln ? "LayerNorm" : "RMSNorm", k.name, n, [&] { k.fn(xi.data(), rows, p, yi.data()); },
+         [&] { norm_f32__avx2(xf.data(), rows, cols, g.data(), b.data(), ln == 1, yf.data()); });
   }
 }
 

@@ -10,9 +10,15 @@ namespace mm {
 #else
 #define X86(...)
 #endif
+#if defined(__aarch64__)
+#define ARM(...) __VA_ARGS__
+#else
+#define ARM(...)
+#endif
 
 static const Variant<ActQuantFn> kActQuant[] = {
     X86({Isa::avx2, "act_q8_quant__avx2", act_q8_quant__avx2},)
+    ARM({Isa::neon, "act_q8_quant__neon", act_q8_quant__neon},)
     {Isa::scalar, "act_q8_quant__ref", act_q8_quant__ref},
 };
 
@@ -21,6 +27,8 @@ static const Variant<ActQuantFn> kActQuant[] = {
       X86({Isa::avx512vnni, #wt "_q8_gemv_" tile "__avx512vnni", wt##_q8_gemv__avx512vnni}, \
           {Isa::avxvnni, #wt "_q8_gemv_" tile "__avxvnni", wt##_q8_gemv__avxvnni},          \
           {Isa::avx2, #wt "_q8_gemv_" tile "__avx2", wt##_q8_gemv__avx2},)                  \
+      ARM({Isa::dotprod, #wt "_q8_gemv_" tile "__dotprod", wt##_q8_gemv__dotprod},         \
+          {Isa::neon, #wt "_q8_gemv_" tile "__neon", wt##_q8_gemv__neon},)                  \
       {Isa::scalar, #wt "_q8_gemv__ref", wt##_q8_gemv__ref},                               \
   };
 GEMV_TABLE(kGemvQ8_0, q8_0, "1x4c32")
@@ -32,6 +40,8 @@ static const Variant<GemvI32Fn> kGemvI32[] = {
     X86({Isa::avx512vnni, "i8c_q8_gemv_i32_1x4c32__avx512vnni", i8c_q8_gemv_i32__avx512vnni},
         {Isa::avxvnni, "i8c_q8_gemv_i32_1x4c32__avxvnni", i8c_q8_gemv_i32__avxvnni},
         {Isa::avx2, "i8c_q8_gemv_i32_1x4c32__avx2", i8c_q8_gemv_i32__avx2},)
+    ARM({Isa::dotprod, "i8c_q8_gemv_i32_1x4c32__dotprod", i8c_q8_gemv_i32__dotprod},
+        {Isa::neon, "i8c_q8_gemv_i32_1x4c32__neon", i8c_q8_gemv_i32__neon},)
     {Isa::scalar, "i8c_q8_gemv_i32__ref", i8c_q8_gemv_i32__ref},
 };
 
@@ -40,6 +50,9 @@ static const Variant<GemvI32Fn> kGemvI32[] = {
       X86({Isa::avx512vnni, #wt "_q8_gemm_8x16c4__avx512vnni", x8p_q8_gemm__avx512vnni},    \
           {Isa::avxvnni, #wt "_q8_gemm_4x8c4__avxvnni", x8p_q8_gemm__avxvnni},              \
           {Isa::avx2, #wt "_q8_gemm_4x8c4__avx2", x8p_q8_gemm__avx2},)                      \
+      ARM({Isa::i8mm, #wt "_q8_gemm_4x8c8__i8mm", x8p_q8_gemm__i8mm},                       \
+          {Isa::dotprod, #wt "_q8_gemm_4x8c4__dotprod", x8p_q8_gemm__dotprod},              \
+          {Isa::neon, #wt "_q8_gemm_4x8c4__neon", x8p_q8_gemm__neon},)                      \
       {Isa::scalar, #wt "_q8_gemm__ref", x8p_q8_gemm__ref},                                \
   };
 GEMM_TABLE(kGemmQ8_0, q8_0)
@@ -51,6 +64,9 @@ static const Variant<GemmI32Fn> kGemmI32[] = {
     X86({Isa::avx512vnni, "i8c_q8_gemm_i32_8x16c4__avx512vnni", x8p_q8_gemm_i32__avx512vnni},
         {Isa::avxvnni, "i8c_q8_gemm_i32_4x8c4__avxvnni", x8p_q8_gemm_i32__avxvnni},
         {Isa::avx2, "i8c_q8_gemm_i32_4x8c4__avx2", x8p_q8_gemm_i32__avx2},)
+    ARM({Isa::i8mm, "i8c_q8_gemm_i32_4x8c8__i8mm", x8p_q8_gemm_i32__i8mm},
+        {Isa::dotprod, "i8c_q8_gemm_i32_4x8c4__dotprod", x8p_q8_gemm_i32__dotprod},
+        {Isa::neon, "i8c_q8_gemm_i32_4x8c4__neon", x8p_q8_gemm_i32__neon},)
     {Isa::scalar, "i8c_q8_gemm_i32__ref", x8p_q8_gemm_i32__ref},
 };
 
@@ -58,12 +74,17 @@ static const Variant<GemvI8Fn> kGemvRq[] = {
     X86({Isa::avx512vnni, "i8c_q8_gemv_rq_1x4c32__avx512vnni", i8c_q8_gemv_rq__avx512vnni},
         {Isa::avxvnni, "i8c_q8_gemv_rq_1x4c32__avxvnni", i8c_q8_gemv_rq__avxvnni},
         {Isa::avx2, "i8c_q8_gemv_rq_1x4c32__avx2", i8c_q8_gemv_rq__avx2},)
+    ARM({Isa::dotprod, "i8c_q8_gemv_rq_1x4c32__dotprod", i8c_q8_gemv_rq__dotprod},
+        {Isa::neon, "i8c_q8_gemv_rq_1x4c32__neon", i8c_q8_gemv_rq__neon},)
     {Isa::scalar, "i8c_q8_gemv_rq__ref", i8c_q8_gemv_rq__ref},
 };
 static const Variant<GemmI8Fn> kGemmRq[] = {
     X86({Isa::avx512vnni, "i8c_q8_gemm_rq_8x16c4__avx512vnni", x8p_q8_gemm_rq__avx512vnni},
         {Isa::avxvnni, "i8c_q8_gemm_rq_4x8c4__avxvnni", x8p_q8_gemm_rq__avxvnni},
         {Isa::avx2, "i8c_q8_gemm_rq_4x8c4__avx2", x8p_q8_gemm_rq__avx2},)
+    ARM({Isa::i8mm, "i8c_q8_gemm_rq_4x8c8__i8mm", x8p_q8_gemm_rq__i8mm},
+        {Isa::dotprod, "i8c_q8_gemm_rq_4x8c4__dotprod", x8p_q8_gemm_rq__dotprod},
+        {Isa::neon, "i8c_q8_gemm_rq_4x8c4__neon", x8p_q8_gemm_rq__neon},)
     {Isa::scalar, "i8c_q8_gemm_rq__ref", x8p_q8_gemm_rq__ref},
 };
 const Variant<GemvI8Fn>& gemv_rq_kernel() { return select(kGemvRq); }
@@ -120,6 +141,7 @@ const bool registered = register_choice_reporter(report_matmul);
 // q4_0 quantizer (declared in quant.h; its table lives here with the rest of the low-bit work).
 static const Variant<QuantQ4_0Fn> kQuantQ4_0[] = {
     X86({Isa::avx2, "q4_0_quant__avx2", q4_0_quant__avx2},)
+    ARM({Isa::neon, "q4_0_quant__neon", q4_0_quant__neon},)
     {Isa::scalar, "q4_0_quant__ref", q4_0_quant__ref},
 };
 const Variant<QuantQ4_0Fn>& q4_0_quant_kernel() { return select(kQuantQ4_0); }

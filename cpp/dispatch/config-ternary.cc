@@ -5,10 +5,18 @@
 
 namespace bitflash {
 
+// ARM(...) keeps its entries only in arm64 builds (their kernels exist only there).
+#if defined(__aarch64__)
+#define ARM(...) __VA_ARGS__
+#else
+#define ARM(...)
+#endif
+
 static const Variant<QuantActQ8tFn> kQ8tQuant[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "q8t_quant__avx2", q8t_quant__avx2},
 #endif
+    ARM({Isa::neon, "q8t_quant__neon", q8t_quant__neon},)
     {Isa::scalar, "q8t_quant__ref", q8t_quant__ref},
 };
 
@@ -18,6 +26,8 @@ static const Variant<TernaryMadFn> kTernaryMad[] = {
     {Isa::avxvnni, "tq2_q8_gemm_4x2c32__avxvnni", tq2_q8_gemm_4x2c32__avxvnni},
     {Isa::avx2, "tq2_q8_gemm_4x2c32__avx2", tq2_q8_gemm_4x2c32__avx2},
 #endif
+    ARM({Isa::dotprod, "tq2_q8_gemm_4x4c16__dotprod", tq2_q8_gemm_4x4c16__dotprod},
+        {Isa::neon, "tq2_q8_gemm_4x4c16__neon", tq2_q8_gemm_4x4c16__neon},)
     {Isa::scalar, "tq2_q8_gemm__ref", tq2_q8_gemm__ref},
 };
 
@@ -26,6 +36,8 @@ static const Variant<TernaryLutFn> kTernaryLut[] = {
     {Isa::avx512vnni, "tl3_q8_gemm_1x16c3__avx512vnni", tl3_q8_gemm_1x16c3__avx512vnni},
     {Isa::avx2, "tl3_q8_gemm_1x16c3__avx2", tl3_q8_gemm_1x16c3__avx2},
 #endif
+    // one kernel for neon and dotprod CPUs: the lookup has no products for sdot to take over
+    ARM({Isa::neon, "tl3_q8_gemm_1x16c3__neon", tl3_q8_gemm_1x16c3__neon},)
     {Isa::scalar, "tl3_q8_gemm__ref", tl3_q8_gemm__ref},
 };
 
@@ -33,6 +45,7 @@ static const Variant<TernaryLutBuildFn> kTernaryLutBuild[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "tl3_lut_build__avx2", tl3_lut_build__avx2},
 #endif
+    ARM({Isa::neon, "tl3_lut_build__neon", tl3_lut_build__neon},)
     {Isa::scalar, "tl3_lut_build__ref", tl3_lut_build__ref},
 };
 
@@ -47,6 +60,8 @@ TernaryTile ternary_mad_tile(Isa isa) {
     case Isa::avx2:
     case Isa::avxvnni: return {4, 2};      // GEMV (m == 1) uses a 1 x 8 tile
     case Isa::avx512vnni: return {4, 4};   // GEMV uses 1 x 16
+    case Isa::neon:
+    case Isa::dotprod: return {4, 4};      // GEMV uses 1 x 8
     default: return {1, 1};
   }
 }

@@ -11,12 +11,18 @@ static const Variant<QuantQ8_0Fn> kQuantQ8_0[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "q8_0_quant__avx2", q8_0_quant__avx2},
 #endif
+#if defined(__aarch64__)
+    {Isa::neon, "q8_0_quant__neon", q8_0_quant__neon},
+#endif
     {Isa::scalar, "q8_0_quant__ref", q8_0_quant__ref},
 };
 
 static const Variant<DequantQ8_0Fn> kDequantQ8_0[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "q8_0_dequant__avx2", q8_0_dequant__avx2},
+#endif
+#if defined(__aarch64__)
+    {Isa::neon, "q8_0_dequant__neon", q8_0_dequant__neon},
 #endif
     {Isa::scalar, "q8_0_dequant__ref", q8_0_dequant__ref},
 };
@@ -25,6 +31,9 @@ static const Variant<ReadSumFn> kReadSum[] = {
 #if defined(__x86_64__)
     {Isa::avx512vnni, "read_sum__avx512", read_sum__avx512},
     {Isa::avx2, "read_sum__avx2", read_sum__avx2},
+#endif
+#if defined(__aarch64__)
+    {Isa::neon, "read_sum__neon", read_sum__neon},
 #endif
     {Isa::scalar, "read_sum__ref", read_sum__ref},
 };
@@ -35,6 +44,11 @@ static const Variant<PeakFn> kPeakI8[] = {
     {Isa::avxvnni, "i8_peak__avxvnni", i8_peak__avxvnni},
     {Isa::avx2, "i8_peak__avx2", i8_peak__avx2},
 #endif
+#if defined(__aarch64__)
+    {Isa::i8mm, "i8_peak__i8mm", i8_peak__i8mm},
+    {Isa::dotprod, "i8_peak__dotprod", i8_peak__dotprod},
+    {Isa::neon, "i8_peak__neon", i8_peak__neon},
+#endif
     {Isa::scalar, "i8_peak__ref", i8_peak__ref},
 };
 
@@ -42,6 +56,9 @@ static const Variant<PeakFn> kPeakF32[] = {
 #if defined(__x86_64__)
     {Isa::avx512vnni, "f32_peak__avx512", f32_peak__avx512},
     {Isa::avx2, "f32_peak__avx2", f32_peak__avx2},
+#endif
+#if defined(__aarch64__)
+    {Isa::neon, "f32_peak__neon", f32_peak__neon},
 #endif
     {Isa::scalar, "f32_peak__ref", f32_peak__ref},
 };

@@ -2,6 +2,7 @@
 #include "bitflash/graph.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
@@ -16,6 +17,7 @@
 namespace bitflash::graph {
 
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st);  // ffn-flash.cc
+void init_stream(const PlanSpec& s, std::unique_ptr<StreamState>& st);  // stream.cc
 
 namespace {
 
@@ -30,7 +32,13 @@ size_t row_bytes(DType t, size_t k) {
   }
 }
 
-void dequant_row(const WeightSpec& w, size_t r, float* out) {
+uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace
+
+void dequant_weight_row(const WeightSpec& w, size_t r, float* out) {
   const uint8_t* row = static_cast<const uint8_t*>(w.data) + r * row_bytes(w.dtype, w.k);
   switch (w.dtype) {
     case DType::f32: std::memcpy(out, row, w.k * 4); break;
@@ -44,14 +52,15 @@ void dequant_row(const WeightSpec& w, size_t r, float* out) {
   }
 }
 
-}  // namespace
-
 Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
   const PlanSpec& s = spec_;
   BITFLASH_CHECK(s.max_tokens >= 1 && s.max_tokens <= (1u << 20), kErrArg, "plan: maxTokens out of range");
   BITFLASH_CHECK(!s.slots.empty() && s.slots.size() < 100000, kErrArg, "plan: bad slot count");
+  bool streamed = false;
   for (const WeightSpec& w : s.weights) {
-    BITFLASH_CHECK(w.n >= 1 && w.k >= 1 && w.data != nullptr, kErrArg, "plan: empty weight");
+    BITFLASH_CHECK(w.n >= 1 && w.k >= 1 && (w.data != nullptr || w.group != -1), kErrArg, "plan: empty weight");
+    BITFLASH_CHECK(w.group == -1 || (s.stream && w.group >= -2 && w.dtype != DType::f32), kErrArg, "plan: a streamed weight needs a stream spec and a quantized or f16 type");
+    streamed = streamed || w.group != -1;
     const size_t rb = row_bytes(w.dtype, w.k);
     BITFLASH_CHECK(rb > 0, kErrUnsupported, "plan: unsupported weight dtype, or a row length that is not a multiple of its block");
     BITFLASH_CHECK(w.n <= w.bytes / rb && w.n * rb <= w.bytes, kErrArg, "plan: weight buffer shorter than its shape");
@@ -71,6 +80,7 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
     switch (o.op) {
       case OpCode::embed: {
         const WeightSpec& w = weight(o.w, "embed");
+        BITFLASH_CHECK(w.group == -1 || w.group == -2, kErrArg, "plan: an embedding is resident or read by rows (group -2)");
         BITFLASH_CHECK(slot(o.out, "embed").cols == w.k && !s.slots[o.out].single_row, kErrArg, "plan: embed output must be [T, dim]");
         break;
       }
@@ -83,6 +93,7 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
       }
       case OpCode::matmul: {
         const WeightSpec& w = weight(o.w, "matmul");
+        BITFLASH_CHECK(w.group >= -1, kErrArg, "plan: a matmul weight cannot be read by rows");
         BITFLASH_CHECK(w.dtype == DType::f32 || w.dtype == DType::f16 || w.dtype == DType::q8_0 || w.dtype == DType::q4_0 || w.dtype == DType::q4_K,
                        kErrUnsupported, "plan: matmul weight dtype not supported by the executor");
         BITFLASH_CHECK(slot(o.a, "matmul").cols == w.k && slot(o.out, "matmul").cols == w.n, kErrArg, "plan: matmul shapes");
@@ -126,6 +137,7 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
       case OpCode::ffn_flash: {
         BITFLASH_CHECK(s.flash != nullptr, kErrArg, "plan: ffn_flash needs a flash spec");
         const WeightSpec& g = weight(o.w, "ffn_flash gate");
+        BITFLASH_CHECK(g.group >= -1, kErrArg, "plan: the flash gate cannot be read by rows");
         BITFLASH_CHECK(g.n == s.flash->n_ff && g.k == s.flash->n_embd, kErrArg, "plan: ffn_flash gate must be [n_ff, n_embd]");
         BITFLASH_CHECK(slot(o.a, "ffn_flash").cols == g.k && slot(o.out, "ffn_flash").cols == g.k && o.a != o.out, kErrArg, "plan: ffn_flash shapes");
         same_rows(s.slots[o.a], s.slots[o.out], "ffn_flash");
@@ -152,6 +164,7 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
     vcache_.assign(s.n_layers, std::vector<float>(kv));
   }
   if (s.flash) init_flash(spec_, flash_);
+  if (streamed) init_stream(spec_, stream_);
 }
 
 Executor::~Executor() = default;
@@ -165,6 +178,7 @@ size_t Executor::bytes_held() const {
   for (const auto& c : kcache_) b += c.size() * 4 * 2;
   for (const auto& c : kcache16_) b += c.size() * 2 * 2;
   if (flash_) b += flash_->cache->arena_bytes() + flash_->pool->scratch_bytes() + flash_->gate.size() * 4;
+  if (stream_) b += stream_->nbuf * stream_->buf_bytes + stream_->pool->scratch_bytes();
   return b;
 }
 
@@ -174,17 +188,21 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
   if (s.n_layers > 0) BITFLASH_CHECK(pos0 <= s.n_ctx && n <= s.n_ctx - pos0, kErrArg, "step: context full (nCtx " + std::to_string(s.n_ctx) + ")");
   BITFLASH_CHECK(out_len >= output_rows(n) * output_cols(), kErrArg, "step: output buffer too short");
   if (flash_) flash_->cache->begin_step();
+  const uint64_t t_step = now_ns();
   for (const OpSpec& o : s.ops) {
-    // `a` is validated only for the ops that read it: an op without an input (embed) may carry any
-    // index there (fuzz_plan found the out-of-bounds read; test/fuzz/regressions/fuzz_plan/).
+    // `a` and `w` are validated only for the ops that read them: an op without an input (embed) or
+    // without a weight may carry any index there (fuzz_plan found the out-of-bounds read;
+    // test/fuzz/regressions/fuzz_plan/).
     const size_t rows_a = o.a >= 0 && static_cast<size_t>(o.a) < s.slots.size() && s.slots[o.a].single_row ? 1 : n;
+    if (stream_ && o.w >= 0 && static_cast<size_t>(o.w) < s.weights.size() && s.weights[o.w].group >= 0) ensure_group(s.weights[o.w].group);
     switch (o.op) {
       case OpCode::embed: {
         const WeightSpec& w = s.weights[o.w];
         for (size_t t = 0; t < n; t++) {
           const int32_t id = tokens[t];
           BITFLASH_CHECK(id >= 0 && static_cast<size_t>(id) < w.n, kErrArg, "step: token id " + std::to_string(id) + " outside the vocabulary");
-          dequant_row(w, static_cast<size_t>(id), slots_[o.out].data() + t * w.k);
+          if (w.group == -2) embed_row_streamed(w, static_cast<size_t>(id), slots_[o.out].data() + t * w.k);
+          else dequant_weight_row(w, static_cast<size_t>(id), slots_[o.out].data() + t * w.k);
         }
         break;
       }
@@ -377,6 +395,8 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
     }
   }
   std::memcpy(out, slots_[s.output_slot].data(), output_rows(n) * output_cols() * 4);
+  step_stats_.steps++;
+  step_stats_.step_ns += now_ns() - t_step;
 }
 
 }  // namespace bitflash::graph

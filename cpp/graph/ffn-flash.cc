@@ -13,6 +13,8 @@
 #include "bitflash/quant.h"
 #include "bitflash/threadpool.h"
 #include "flash-state.h"
+#include "sparse-ffn.h"
+#include "../ref/matmul-kernels.h"
 
 namespace bitflash::graph {
 
@@ -83,13 +85,19 @@ void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   io::ReaderOptions ro;
   ro.threads = f.readers;
   ro.max_read = f.max_read;
-  ro.max_gap = std::min<size_t>(ro.max_gap, f.max_read);
+  ro.max_gap = std::min<size_t>(f.max_gap, f.max_read);
   st->pool = std::make_unique<io::ReaderPool>(ro);
   io::CacheOptions co;
   co.slot_bytes = f.read_bytes;
   co.layers = static_cast<uint32_t>(f.layer_offsets.size());
   co.neurons_per_layer = static_cast<uint32_t>(f.n_ff);
   co.slots_per_layer = f.slots_per_layer;
+  if (f.shared_arena) {
+    BITFLASH_CHECK(f.n_ff * f.layer_offsets.size() < (1ull << 31), kErrArg, "plan: too many neurons for one shared arena");
+    co.neurons_per_layer = static_cast<uint32_t>(f.n_ff * f.layer_offsets.size());
+    co.slots_per_layer = static_cast<uint32_t>(std::min<uint64_t>(static_cast<uint64_t>(f.slots_per_layer) * co.layers, co.neurons_per_layer));
+    co.layers = 1;
+  }
   co.window = f.window;
   st->cache = std::make_unique<io::NeuronCache>(co);
   st->gate.assign(s.max_tokens * f.n_ff, 0.0f);
@@ -135,80 +143,178 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
   st.stats.neurons_active += pairs;
   st.stats.neurons_total += F * rows;
   std::memset(y, 0, rows * E * 4);
-  const uint64_t t1 = now_ns();
   uint64_t io_ns = 0;
-  // 2. chunks of at most slots_per_layer neurons: acquire (misses read in one batch), then compute
+  // 2. the active neurons' up rows and down columns. Fast path (q4_0 / q8_0 rows): x quantized
+  // once to int8 blocks, u = up . x by the matmul's SIMD GEMV kernel on the one bundle row, then
+  // y += silu(g) * u * down by the SIMD axpy. Other row types: decoded to f32.
   const uint32_t cap = st.cache->slots_per_layer();
   const unsigned threads = ThreadPool::global().threads();
-  std::vector<float> acc(static_cast<size_t>(threads) * rows * E);
-  for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
-    const size_t n = std::min<size_t>(cap, st.active.size() - c0);
-    st.misses.clear();
-    st.cache->acquire(static_cast<uint32_t>(o.layer), st.active.data() + c0, n, st.slots.data(), &st.misses);
-    if (!st.misses.empty()) {
-      std::vector<io::ReadRequest> batch;
-      batch.reserve(st.misses.size());
-      for (size_t mi : st.misses)
-        batch.push_back({st.file.get(), f.layer_offsets[o.layer] + static_cast<uint64_t>(st.active[c0 + mi]) * f.bundle_bytes, f.read_bytes, st.slots[mi]});
-      const uint64_t r0 = now_ns();
-      try {
-        st.pool->read(batch);
-      } catch (...) {
-        for (size_t mi : st.misses) st.cache->erase(static_cast<uint32_t>(o.layer), st.active[c0 + mi]);
-        throw;
-      }
-      io_ns += now_ns() - r0;
-    }
-    std::fill(acc.begin(), acc.end(), 0.0f);
+  std::vector<float> acc(static_cast<size_t>(threads) * rows * E, 0.0f);
+  const AxpyFn axpy = axpy_kernel(f.row_type);
+  const bool fast = f.simd && axpy != nullptr && E % 32 == 0;
+  mm::ActQ aq;
+  std::vector<int8_t> xq;
+  std::vector<float> xd;
+  std::vector<int32_t> xs;
+  mm::GemvF32Fn gemv = nullptr;
+  if (fast) {
+    const size_t kb = E / 32;
+    xq.assign(rows * kb * 32, 0);
+    xd.assign(rows * kb, 0.0f);
+    xs.assign(rows * kb, 0);
+    const mm::ActQuantFn quant = mm::act_quant_kernel().fn;
+    for (size_t t = 0; t < rows; t++) quant(x + t * E, E, xq.data() + t * kb * 32, xd.data() + t * kb, xs.data() + t * kb);
+    aq.q = xq.data();
+    aq.d = xd.data();
+    aq.s = xs.data();
+    aq.kb = kb;
+    gemv = mm::gemv_f32_kernel(f.row_type).fn;
+  }
+  // Computes neurons st.active[c0 + j] for j in idx (their slots in st.slots[j]).
+  auto compute = [&](const size_t* idx, size_t cnt, size_t c0) {
+    if (cnt == 0) return;
     const size_t per = 16;
-    parallel_for((n + per - 1) / per, [&](size_t task, unsigned worker) {
-      std::vector<float> up(E), down(E);
+    parallel_for((cnt + per - 1) / per, [&](size_t task, unsigned worker) {
       float* yl = acc.data() + static_cast<size_t>(worker) * rows * E;
-      const size_t j1 = std::min(n, (task + 1) * per);
-      for (size_t j = task * per; j < j1; j++) {
+      const size_t j1 = std::min(cnt, (task + 1) * per);
+      std::vector<float> up, down, u(rows);
+      if (!fast) {
+        up.resize(E);
+        down.resize(E);
+      }
+      for (size_t jj = task * per; jj < j1; jj++) {
+        const size_t j = idx[jj];
         const uint32_t neuron = st.active[c0 + j];
         const uint8_t* b = static_cast<const uint8_t*>(st.slots[j]);
+        if (fast) {
+          mm::WK wk{f.row_type, 1, E, b, f.row_bytes, nullptr, nullptr, 0, 0, 0};
+          gemv(wk, aq, rows, 0, 1, u.data(), 1);
+          for (size_t t = 0; t < rows; t++) {
+            const float a = st.gate[t * F + neuron];
+            if (thr > 0 && std::fabs(a) <= thr) continue;
+            axpy(b + f.row_bytes, E / 32, a * u[t], yl + t * E);
+          }
+          continue;
+        }
         decode_row(f.row_type, b, E, up.data());
         decode_row(f.row_type, b + f.row_bytes, E, down.data());
         for (size_t t = 0; t < rows; t++) {
           const float a = st.gate[t * F + neuron];
           if (thr > 0 && std::fabs(a) <= thr) continue;
           const float* xr = x + t * E;
-          float u = 0;
-          for (size_t e = 0; e < E; e++) u += up[e] * xr[e];
-          const float coef = a * u;
+          float uu = 0;
+          for (size_t e = 0; e < E; e++) uu += up[e] * xr[e];
+          const float coef = a * uu;
           float* yr = yl + t * E;
           for (size_t e = 0; e < E; e++) yr[e] += coef * down[e];
         }
       }
     });
-    for (unsigned w = 0; w < threads; w++) {
-      const float* a = acc.data() + static_cast<size_t>(w) * rows * E;
-      for (size_t i = 0; i < rows * E; i++) y[i] += a[i];
+  };
+  std::vector<size_t> hits, order;
+  // cache keys: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
+  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
+  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
+  std::vector<uint32_t>& keys = st.keys;
+  keys.resize(st.active.size());
+  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
+  for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
+    const size_t n = std::min<size_t>(cap, st.active.size() - c0);
+    st.misses.clear();
+    st.cache->acquire(cache_layer, keys.data() + c0, n, st.slots.data(), &st.misses);
+    // Pipeline: the misses go to the reader pool in sub-batches; the hits compute while they are
+    // read, then each sub-batch computes as soon as it has arrived.
+    hits.clear();
+    {
+      size_t mi = 0;
+      for (size_t j = 0; j < n; j++) {
+        if (mi < st.misses.size() && st.misses[mi] == j) {
+          mi++;
+          continue;
+        }
+        hits.push_back(j);
+      }
+    }
+    const size_t sub = std::max<size_t>(64, (st.misses.size() + 7) / 8);
+    std::vector<io::Ticket> tickets;
+    std::vector<io::ReadRequest> batch;
+    try {
+      for (size_t m0 = 0; m0 < st.misses.size(); m0 += sub) {
+        batch.clear();
+        for (size_t m = m0; m < std::min(st.misses.size(), m0 + sub); m++) {
+          const size_t mi = st.misses[m];
+          batch.push_back({st.file.get(), f.layer_offsets[o.layer] + static_cast<uint64_t>(st.active[c0 + mi]) * f.bundle_bytes, f.read_bytes, st.slots[mi]});
+        }
+        tickets.push_back(st.pool->submit(batch));
+      }
+      compute(hits.data(), hits.size(), c0);
+      for (size_t bi = 0; bi < tickets.size(); bi++) {
+        const uint64_t r0 = now_ns();
+        const io::Ticket tk = tickets[bi];
+        tickets[bi] = 0;
+        st.pool->wait(tk);
+        io_ns += now_ns() - r0;
+        const size_t m0 = bi * sub, m1 = std::min(st.misses.size(), m0 + sub);
+        compute(st.misses.data() + m0, m1 - m0, c0);
+      }
+    } catch (...) {
+      for (io::Ticket tk : tickets)
+        if (tk) {
+          try {
+            st.pool->wait(tk);
+          } catch (...) {
+          }
+        }
+      for (size_t mi : st.misses) st.cache->erase(cache_layer, keys[c0 + mi]);
+      throw;
     }
   }
-  const uint64_t t2 = now_ns();
+  for (unsigned w = 0; w < threads; w++) {
+    const float* a = acc.data() + static_cast<size_t>(w) * rows * E;
+    for (size_t i = 0; i < rows * E; i++) y[i] += a[i];
+  }
   st.stats.io_ns += io_ns;
-  st.stats.compute_ns += (t1 - t0) + (t2 - t1 - io_ns);
+  (void)t0;
 }
 
 FlashStats Executor::flash_stats() const {
-  if (!flash_) return {};
-  FlashStats s = flash_->stats;
-  const io::IoStats is = flash_->pool->stats();
-  const io::CacheStats cs = flash_->cache->stats();
-  s.bytes_read = is.bytes_read;
-  s.reads_issued = is.reads_issued;
-  s.requests = is.requests;
-  s.cache_hits = cs.hits;
-  s.cache_misses = cs.misses;
-  s.evictions = cs.evictions;
-  s.resident_bytes = cs.resident_bytes;
-  s.arena_bytes = cs.arena_bytes;
+  FlashStats s = flash_ ? flash_->stats : FlashStats{};
+  s.steps = step_stats_.steps;
+  s.step_ns = step_stats_.step_ns;
+  s.stream_loads = step_stats_.stream_loads;
+  s.stream_prefetched = step_stats_.stream_prefetched;
+  s.stream_wait_ns = step_stats_.stream_wait_ns;
+  if (flash_) {
+    const io::IoStats is = flash_->pool->stats();
+    const io::CacheStats cs = flash_->cache->stats();
+    s.bundle_bytes = is.bytes_read;
+    s.bundle_reads = is.reads_issued;
+    s.bundle_read_busy_ns = is.read_busy_ns;
+    s.bundle_io_wall_ns = is.io_wall_ns;
+    s.reads_issued = is.reads_issued;
+    s.requests = is.requests;
+    s.cache_hits = cs.hits;
+    s.cache_misses = cs.misses;
+    s.evictions = cs.evictions;
+    s.resident_bytes = cs.resident_bytes;
+    s.arena_bytes = cs.arena_bytes;
+  }
+  if (stream_) {
+    const io::IoStats ss = stream_->pool->stats();
+    s.stream_bytes = ss.bytes_read;
+    s.reads_issued += ss.reads_issued;
+    s.requests += ss.requests;
+    s.stream_buffer_bytes = stream_->nbuf * stream_->buf_bytes;
+  }
+  s.bytes_read = s.bundle_bytes + s.stream_bytes;
+  s.io_ns += s.stream_wait_ns;  // flash_->stats.io_ns: the FFN's waits for bundles
+  s.compute_ns = s.step_ns > s.io_ns ? s.step_ns - s.io_ns : 0;
   return s;
 }
 
 void Executor::reset_flash_stats() {
+  step_stats_ = {};
+  if (stream_) stream_->pool->reset_stats();
   if (!flash_) return;
   flash_->stats = {};
   flash_->pool->reset_stats();

@@ -363,7 +363,7 @@ void ReaderPool::Impl::execute(Op& op, uint8_t* bounce, uint8_t* discard) {
       if (next <= cursor) {
         if (++no_progress >= kMaxNoProgress)
           fail(kErrIo, "reads at offset " + std::to_string(at) + " of " + f.path() +
-                           " keep returning less than one block");
+                           " keep returning less than one block (was the file truncated?)");
       } else {
         no_progress = 0;
       }

@@ -10,6 +10,7 @@ void InitMatmul(Napi::Env env, Napi::Object exports);
 void InitGraph(Napi::Env env, Napi::Object exports);
 void InitTernary(Napi::Env env, Napi::Object exports);
 void InitDyadic(Napi::Env env, Napi::Object exports);
+void InitFaults(Napi::Env env, Napi::Object exports);  // test-only, inert unless BITFLASH_FAULT_INJECTION=1
 }  // namespace bitflash::napi
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -21,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   bitflash::napi::InitGraph(env, exports);
   bitflash::napi::InitTernary(env, exports);
   bitflash::napi::InitDyadic(env, exports);
+  bitflash::napi::InitFaults(env, exports);
   return exports;
 }
 

@@ -129,36 +129,60 @@ class Job : public Napi::AsyncWorker {
     try {
       work_();
     } catch (const Error& e) {
-      code_ = e.code();
-      SetError(e.what());
+      fail(e.code(), e.what());
     } catch (const std::bad_alloc&) {
-      code_ = kErrNoMem;
-      SetError("bitflash: out of memory");
+      fail(kErrNoMem, "bitflash: out of memory");
     } catch (const std::exception& e) {
-      code_ = kErrInternal;
-      SetError(std::string("bitflash: internal error: ") + e.what());
+      fail(kErrInternal, std::string("bitflash: internal error: ") + e.what());
     } catch (...) {
-      code_ = kErrInternal;
-      SetError("bitflash: internal error");
+      fail(kErrInternal, "bitflash: internal error");
     }
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    try {
-      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const Error& e) {
-      deferred_.Reject(make_error(env, e.code(), e.what()).Value());
-    } catch (...) {
-      deferred_.Reject(make_error(env, kErrInternal, "bitflash: internal error").Value());
+
+  // Settles the Promise on the main thread. Replaces AsyncWorker's version, which let a Napi::Error
+  // escape when the environment was shutting down (a worker_threads Worker terminated with this job in
+  // flight: napi_resolve_deferred fails, the rethrow in its callback wrapper fails too, and the process
+  // aborted with "terminate called after throwing an instance of 'Napi::Error'"). Here nothing escapes:
+  // a Promise that cannot be settled any more belongs to an environment nobody can observe.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (status != napi_cancelled) {
+      try {
+        Napi::HandleScope scope(env);
+        settle(env);
+      } catch (...) {
+        // the environment is going away (or cannot run JS): leave the Promise unsettled
+      }
     }
-  }
-  void OnError(const Napi::Error& e) override {
-    deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
+    Destroy();
   }
 
  private:
+  void fail(const char* code, std::string msg) {
+    failed_ = true;
+    code_ = code;
+    message_ = std::move(msg);
+  }
+  void settle(Napi::Env env) {
+    if (failed_) {
+      deferred_.Reject(make_error(env, code_, message_).Value());
+      return;
+    }
+    Napi::Value v;
+    try {
+      v = done_ ? done_(env) : env.Undefined();
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+      return;
+    } catch (const Error& e) {
+      deferred_.Reject(make_error(env, e.code(), e.what()).Value());
+      return;
+    } catch (...) {
+      deferred_.Reject(make_error(env, kErrInternal, "bitflash: internal error").Value());
+      return;
+    }
+    deferred_.Resolve(v);
+  }
+
   Job(Napi::Env env, const char* name, Work work, Done done)
       : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
         done_(std::move(done)) {}
@@ -166,7 +190,9 @@ class Job : public Napi::AsyncWorker {
   Work work_;
   Done done_;
   std::vector<Napi::ObjectReference> keep_;
+  bool failed_ = false;
   const char* code_ = kErrInternal;
+  std::string message_;
 };
 
 // Ops written once for both call patterns: async false runs `work` here and returns undefined; async

@@ -2,8 +2,15 @@
 // typed arrays the spec names (referenced here so they live as long as the plan). A step runs as
 // one async job; a plan runs one step at a time (its KV cache is state), and dispose() during a
 // step frees the executor when that step ends.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <memory>
 
 #include "bitflash/graph.h"
@@ -81,7 +88,16 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec.dtype = static_cast<DType>(int_field(w, "dtype", -1, 0, 255));
       spec.n = size_field(w, "n", 0);
       spec.k = size_field(w, "k", 0);
+      spec.group = int_field(w, "group", -1, -2, 1 << 20);
       Napi::Value data = w.Get("data");
+      if (spec.group != -1) {
+        const double off = num_field(w, "offset", -1), bytes = num_field(w, "bytes", 0);
+        if (!(off >= 0 && off < 9.0e15) || !(bytes > 0 && bytes < 9.0e15)) fail(kErrArg, "plan: a streamed weight needs offset >= 0 and bytes > 0");
+        spec.file_offset = static_cast<uint64_t>(off);
+        spec.bytes = static_cast<size_t>(bytes);
+        s.weights.push_back(spec);
+        continue;
+      }
       if (!data.IsTypedArray()) fail(kErrArg, "plan: weight data must be a TypedArray");
       Napi::TypedArray ta = data.As<Napi::TypedArray>();
       Napi::ArrayBuffer ab = ta.ArrayBuffer();
@@ -121,6 +137,18 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec.attn_scale = static_cast<float>(num_field(op, "attnScale", 0));
       s.ops.push_back(spec);
     }
+    Napi::Value sv = o.Get("stream");
+    if (sv.IsObject()) {
+      Napi::Object so = sv.As<Napi::Object>();
+      auto spec = std::make_shared<graph::StreamSpec>();
+      if (!so.Get("path").IsString()) fail(kErrArg, "plan: stream.path must be a string");
+      spec->path = so.Get("path").As<Napi::String>().Utf8Value();
+      spec->direct = so.Get("direct").ToBoolean().Value();
+      spec->prefetch = so.Get("prefetch").ToBoolean().Value();
+      spec->readers = static_cast<unsigned>(int_field(so, "readers", 1, 1, 256));
+      spec->max_read = static_cast<size_t>(int_field(so, "maxRead", 1 << 20, 4096, 1 << 30));
+      s.stream = spec;
+    }
     Napi::Value fl = o.Get("flash");
     if (fl.IsObject()) {
       Napi::Object f = fl.As<Napi::Object>();
@@ -138,6 +166,9 @@ class Plan : public Napi::ObjectWrap<Plan> {
       spec->readers = static_cast<unsigned>(int_field(f, "readers", 8, 1, 256));
       spec->max_read = static_cast<size_t>(int_field(f, "maxRead", 128 << 10, 4096, 1 << 30));
       spec->direct = f.Get("direct").IsUndefined() ? true : f.Get("direct").ToBoolean().Value();
+      spec->max_gap = static_cast<size_t>(int_field(f, "maxGap", 16 << 10, 0, 1 << 30));
+      spec->simd = f.Get("simd").IsUndefined() ? true : f.Get("simd").ToBoolean().Value();
+      spec->shared_arena = f.Get("sharedArena").ToBoolean().Value();
       spec->record = f.Get("record").ToBoolean().Value();
       Napi::Value lo = f.Get("layerOffsets"), th = f.Get("thresholds");
       if (!lo.IsArray() || !th.IsArray()) fail(kErrArg, "plan: flash.layerOffsets and flash.thresholds must be arrays");
@@ -174,6 +205,17 @@ class Plan : public Napi::ObjectWrap<Plan> {
       o.Set("neuronsTotal", static_cast<double>(f.neurons_total));
       o.Set("cacheResidentBytes", static_cast<double>(f.resident_bytes));
       o.Set("cacheArenaBytes", static_cast<double>(f.arena_bytes));
+      o.Set("steps", static_cast<double>(f.steps));
+      o.Set("stepMs", static_cast<double>(f.step_ns) / 1e6);
+      o.Set("bundleBytesRead", static_cast<double>(f.bundle_bytes));
+      o.Set("bundleReads", static_cast<double>(f.bundle_reads));
+      o.Set("bundleReadBusyMs", static_cast<double>(f.bundle_read_busy_ns) / 1e6);
+      o.Set("bundleIoWallMs", static_cast<double>(f.bundle_io_wall_ns) / 1e6);
+      o.Set("streamBytesRead", static_cast<double>(f.stream_bytes));
+      o.Set("streamLoads", static_cast<double>(f.stream_loads));
+      o.Set("streamPrefetched", static_cast<double>(f.stream_prefetched));
+      o.Set("streamWaitMs", static_cast<double>(f.stream_wait_ns) / 1e6);
+      o.Set("streamBufferBytes", static_cast<double>(f.stream_buffer_bytes));
       return o;
     });
   }
@@ -261,7 +303,11 @@ class Plan : public Napi::ObjectWrap<Plan> {
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
     exec_.reset();  // a running step keeps its own reference; memory goes when it ends
-    keep_.clear();  // the job keeps the plan object (and so nothing) alive: see Step's keep list
+    // The executor reads the weights straight from the JS buffers in keep_. While a step runs they must
+    // stay referenced: dropping them here let the collector free a weight buffer under the running step
+    // (a use-after-free once the model's own references were gone, e.g. Model.dispose() mid-generation).
+    // The step's job keeps this plan object alive, so keep_ then goes with it (finalizer) instead.
+    if (!busy_->load()) keep_.clear();
     return info.Env().Undefined();
   }
 
@@ -277,6 +323,59 @@ class Plan : public Napi::ObjectWrap<Plan> {
 
 }  // namespace
 
-void InitGraph(Napi::Env env, Napi::Object exports) { exports.Set("Plan", Plan::Define(env)); }
+namespace {
+
+// A read-only-backed file mapping shared by the ArrayBuffers made over it (MAP_PRIVATE with write
+// permission: a stray write copies the page instead of faulting). Unmapped when the last goes.
+struct Mapping {
+  void* p = MAP_FAILED;
+  size_t len = 0;
+  ~Mapping() {
+    if (p != MAP_FAILED) munmap(p, len);
+  }
+};
+
+// mmapRanges(path, offsets[], lengths[]) -> Uint8Array[] over one mapping of the file: weights
+// read through the page cache (the mmap baseline of `bench flash --speed`).
+Napi::Value MmapRanges(const Napi::CallbackInfo& info) {
+  return guard(info.Env(), [&]() -> Napi::Value {
+    arg_count(info, 3, "mmapRanges");
+    if (!info[0].IsString() || !info[1].IsArray() || !info[2].IsArray()) fail(kErrArg, "mmapRanges(path, offsets, lengths)");
+    const std::string path = info[0].As<Napi::String>().Utf8Value();
+    Napi::Array offs = info[1].As<Napi::Array>(), lens = info[2].As<Napi::Array>();
+    if (offs.Length() != lens.Length()) fail(kErrArg, "mmapRanges: offsets and lengths differ in length");
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(kErrIo, "mmapRanges: cannot open " + path + ": " + std::strerror(errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
+      ::close(fd);
+      fail(kErrIo, "mmapRanges: cannot stat " + path + " or it is empty");
+    }
+    auto m = std::make_shared<Mapping>();
+    m->len = static_cast<size_t>(st.st_size);
+    m->p = ::mmap(nullptr, m->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    const int e = errno;
+    ::close(fd);
+    if (m->p == MAP_FAILED) fail(kErrIo, "mmapRanges: mmap of " + path + " failed: " + std::strerror(e));
+    Napi::Array out = Napi::Array::New(info.Env(), offs.Length());
+    for (uint32_t i = 0; i < offs.Length(); i++) {
+      const double o = number(offs.Get(i), "mmapRanges offset"), l = number(lens.Get(i), "mmapRanges length");
+      if (!(o >= 0 && l > 0 && o + l <= static_cast<double>(m->len)) || o != std::floor(o) || l != std::floor(l))
+        fail(kErrArg, "mmapRanges: range " + std::to_string(i) + " is outside " + path);
+      auto* hint = new std::shared_ptr<Mapping>(m);
+      Napi::ArrayBuffer ab = Napi::ArrayBuffer::New(info.Env(), static_cast<uint8_t*>(m->p) + static_cast<size_t>(o), static_cast<size_t>(l),
+                                                    [](Napi::Env, void*, std::shared_ptr<Mapping>* h) { delete h; }, hint);
+      out.Set(i, Napi::Uint8Array::New(info.Env(), static_cast<size_t>(l), ab, 0));
+    }
+    return out;
+  });
+}
+
+}  // namespace
+
+void InitGraph(Napi::Env env, Napi::Object exports) {
+  exports.Set("Plan", Plan::Define(env));
+  exports.Set("mmapRanges", Napi::Function::New(env, MmapRanges, "mmapRanges"));
+}
 
 }  // namespace bitflash::napi

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "bitflash/dyadic.h"
 #include "bitflash/matmul.h"
 #include "common.h"
 
@@ -20,12 +21,19 @@ namespace {
 using PackedRef = OwnedRef;
 struct PackedHolder {
   PackedRef ref;
+  int64_t reported = 0;  // native bytes reported to V8 until freePacked() or the finalizer
 };
 const napi_type_tag kPackedTag = {0x6b1f5e2a9c3d4e71ULL, 0x8a2b3c4d5e6f7081ULL};
 
 Napi::Value wrap_packed(Napi::Env env, PackedRef ref) {
-  auto ext = Napi::External<PackedHolder>::New(env, new PackedHolder{std::move(ref)},
-                                               [](Napi::Env, PackedHolder* h) { delete h; });
+  // reported to V8 so that dropped (never disposed) packs put pressure on the collector
+  const int64_t bytes = ref ? static_cast<int64_t>(ref->bytes) : 0;
+  auto* holder = new PackedHolder{std::move(ref), bytes};
+  Napi::MemoryManagement::AdjustExternalMemory(env, bytes);
+  auto ext = Napi::External<PackedHolder>::New(env, holder, [](Napi::Env e, PackedHolder* h) {
+    Napi::MemoryManagement::AdjustExternalMemory(e, -h->reported);
+    delete h;
+  });
   ext.TypeTag(&kPackedTag);
   return ext;
 }
@@ -185,6 +193,57 @@ Napi::Value MatmulI32(const Napi::CallbackInfo& info, bool async) {
   return run_or_queue(info, async, "bitflash.matmulI32", work, keep);
 }
 
+// linearInt(w, packed, x: Int8Array | Uint8Array, m, ldx, xZeroPoints: Int32Array | null, bias: Int32Array | null,
+//           multM: Int32Array, multS: Int32Array, yZeroPoint, y: Int8Array, ldy)
+// The fused int8 linear layer (matmul_i8_requant): int32 accumulators requantized in the kernels' epilogue.
+Napi::Value LinearInt(const Napi::CallbackInfo& info, bool async) {
+  const char* fn = async ? "linearInt" : "linearIntSync";
+  arg_count(info, 12, fn);
+  std::vector<Napi::Value> keep;
+  const WeightView w = weight_arg(info[0], fn, keep);
+  PackedRef pk = packed_arg(info[1], fn);
+  const size_t m = size_arg(info[3], fn, "m", 1, kMaxDim), ldx = size_arg(info[4], fn, "ldx", 1, kMaxDim);
+  Q8Acts a = q8_acts(info[2], m, w.k, ldx, fn);
+  if (w.dtype != DType::i8c) fail(kErrArg, std::string(fn) + ": the integer linear layer needs i8c weights");
+  if (w.k > 65536) fail(kErrArg, std::string(fn) + ": the integer linear layer needs k <= 65536");
+  if (!absent(info[5])) {
+    auto z = typed<int32_t>(info[5], napi_int32_array, "xZeroPoints");
+    need_len(z.length, m, fn, "xZeroPoints");
+    a.zero_points = z.data;
+    a.zero_points_len = z.length;
+  }
+  Span<int32_t> bias{nullptr, 0};
+  if (!absent(info[6])) {
+    bias = typed<int32_t>(info[6], napi_int32_array, "bias");
+    need_len(bias.length, w.n, fn, "bias");
+  }
+  auto ms = typed<int32_t>(info[7], napi_int32_array, "multiplier.m");
+  auto ss = typed<int32_t>(info[8], napi_int32_array, "multiplier.s");
+  if (ms.length != 1 && ms.length != w.n)
+    fail(kErrArg, std::string(fn) + ": one multiplier (per tensor) or n = " + std::to_string(w.n) + " (per channel) are needed, received " +
+                      std::to_string(ms.length));
+  need_len(ss.length, ms.length, fn, "multiplier.s");
+  // copied: the job must not read JS memory the caller may change before it runs
+  auto mult = std::make_shared<std::vector<Dyadic>>(ms.length);
+  for (size_t i = 0; i < ms.length; i++) {
+    if (ss.data[i] < 0 || ss.data[i] > 62) fail(kErrArg, std::string(fn) + ": multiplier shift " + std::to_string(i) + " must be in 0..62");
+    (*mult)[i] = {ms.data[i], ss.data[i]};
+  }
+  const double yzp = number(info[9], "yZeroPoint");
+  if (!(yzp >= -128 && yzp <= 127) || yzp != static_cast<double>(static_cast<int32_t>(yzp)))
+    fail(kErrArg, std::string(fn) + ": outZeroPoint must be an integer from -128 to 127");
+  auto y = typed<int8_t>(info[10], napi_int8_array, "y");
+  const size_t ldy = size_arg(info[11], fn, "ldy", 1, kMaxDim);
+  need_len(y.length, span(m, w.n, ldy, fn, "y"), fn, "y");
+  const int32_t yz = static_cast<int32_t>(yzp);
+  auto work = [=] {
+    matmul_i8_requant(w, pk ? pk->p : nullptr, pk ? pk->bytes : 0, a, m, bias.data, bias.length, mult->data(), mult->size(), yz,
+                      y.data, y.length, ldy);
+  };
+  for (int i : {2, 5, 6, 10}) keep.push_back(info[i]);
+  return run_or_queue(info, async, "bitflash.linearInt", work, keep);
+}
+
 // packWeights(w) -> handle (sync) / Promise<handle> (async)
 Napi::Value Pack(const Napi::CallbackInfo& info, bool async) {
   const char* fn = async ? "packWeights" : "packWeightsSync";
@@ -203,7 +262,10 @@ Napi::Value Pack(const Napi::CallbackInfo& info, bool async) {
 
 Napi::Value FreePacked(const Napi::CallbackInfo& info) {
   arg_count(info, 1, "freePacked");
-  holder_arg(info[0], "freePacked")->ref.reset();
+  PackedHolder* h = holder_arg(info[0], "freePacked");
+  if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->reported);
+  h->reported = 0;
+  h->ref.reset();
   return info.Env().Undefined();
 }
 
@@ -244,6 +306,7 @@ void InitMatmul(Napi::Env env, Napi::Object exports) {
   BF_EXPORT_PAIR(exports, "matmulF32", MatmulF32);
   BF_EXPORT_PAIR(exports, "matmulQ8", MatmulQ8);
   BF_EXPORT_PAIR(exports, "matmulI32", MatmulI32);
+  BF_EXPORT_PAIR(exports, "linearInt", LinearInt);
   BF_EXPORT_PAIR(exports, "packWeights", Pack);
   BF_EXPORT(exports, "freePacked", FreePacked);
   BF_EXPORT(exports, "packedBytes", PackedBytes);

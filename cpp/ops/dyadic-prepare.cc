@@ -85,6 +85,7 @@ AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp
     p.tb[i] = dyadic_detail::mul_dyadic((v - p.b_zp) * (1 << p.left_shift), p.b_mult);
   }
   // every (a, b) pair through the reference: bit-exact by construction
+  const bool sym = p.a_zp == p.b_zp && p.a_mult.m == p.b_mult.m && p.a_mult.s == p.b_mult.s;
   std::shared_ptr<int8_t> tab(new int8_t[65536 + 4](), std::default_delete<int8_t[]>());
   int8_t a[256], b[256];
   for (int i = 0; i < 256; i++) a[i] = static_cast<int8_t>(i);
@@ -93,6 +94,7 @@ AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp
     add_rescale__ref(b, a, 256, p, tab.get() + i * 256);  // row i: a = int8 with bits i, b = every value
   }
   p.yab = std::move(tab);
+  p.yab_symmetric = sym;
   return p;
 }
 
@@ -149,8 +151,16 @@ static void check_exp(const ExpParams& p) {
 
 void i_exp(const int16_t* d, size_t n, const ExpParams& p, int32_t* e) {
   check_exp(p);
+  // the check reads all of d before any work: 16 independent maxima (the compiler keeps them in one
+  // vector register) run at the cache's bandwidth, where one running maximum is a serial chain
+  int16_t m16[16];
+  for (int j = 0; j < 16; j++) m16[j] = INT16_MIN;
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) m16[j] = d[i + j] > m16[j] ? d[i + j] : m16[j];
   int16_t mx = INT16_MIN;
-  for (size_t i = 0; i < n; i++) mx = d[i] > mx ? d[i] : mx;
+  for (int j = 0; j < 16; j++) mx = m16[j] > mx ? m16[j] : mx;
+  for (; i < n; i++) mx = d[i] > mx ? d[i] : mx;
   BITFLASH_CHECK(n == 0 || mx <= 0, kErrArg, "exp: inputs must be <= 0 (subtract the maximum), received " + std::to_string(mx));
   const ExpFn k = i_exp_kernel().fn;
   run_elems(n, [&](size_t i0, size_t i1) { k(d + i0, i1 - i0, p, e + i0); });

@@ -11,11 +11,17 @@ static const Variant<FMatmulFn> kF32[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "f32_f32_matmul_4x4__avx2", f32_f32_matmul_4x4__avx2},
 #endif
+#if defined(__aarch64__)
+    {Isa::neon, "f32_f32_matmul_4x4__neon", f32_f32_matmul_4x4__neon},
+#endif
     {Isa::scalar, "f32_f32_matmul__ref", f32_f32_matmul__ref},
 };
 static const Variant<FMatmulFn> kF16[] = {
 #if defined(__x86_64__)
     {Isa::avx2, "f16_f32_matmul_4x4__avx2", f16_f32_matmul_4x4__avx2},
+#endif
+#if defined(__aarch64__)
+    {Isa::neon, "f16_f32_matmul_4x4__neon", f16_f32_matmul_4x4__neon},
 #endif
     {Isa::scalar, "f16_f32_matmul__ref", f16_f32_matmul__ref},
 };

@@ -376,12 +376,22 @@ void run_family(TernaryFamily f, const TernaryPackedView& v, Scratch& s, size_t 
 
 // Evicts [p, p + bytes) from every cache level, so the next read of it comes from DRAM (what a decode
 // step sees: the other layers' weights have pushed this one out long before it is used again). On
-// x86 this is clflushopt per line + sfence; elsewhere a read of a buffer of 2x the last-level cache.
+// x86 this is clflush per line + mfence; on arm64 dc civac (clean and invalidate to the point of
+// coherency, allowed at EL0 on Linux) per line of CTR_EL0's smallest data-cache line + dsb; elsewhere a
+// read of a buffer of 2x the last-level cache.
 void evict(const void* p, size_t bytes) {
 #if defined(__x86_64__)
   const uint8_t* b = static_cast<const uint8_t*>(p);
   for (size_t off = 0; off < bytes; off += 64) _mm_clflush(b + off);
   _mm_mfence();
+#elif defined(__aarch64__)
+  uint64_t ctr;
+  __asm__ volatile("mrs %0, ctr_el0" : "=r"(ctr));
+  const size_t line = size_t(4) << ((ctr >> 16) & 0xf);  // DminLine: log2 of the line in 4-byte words
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(line) - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + bytes;
+  for (uintptr_t a = b0; a < end; a += line) __asm__ volatile("dc civac, %0" : : "r"(a) : "memory");
+  __asm__ volatile("dsb ish" : : : "memory");
 #else
   static std::vector<uint8_t> junk;
   static std::mutex mu;

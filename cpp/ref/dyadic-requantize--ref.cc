@@ -34,15 +34,15 @@ Dyadic dyadic_from_scale(double x) {
 
 uint64_t isqrt_u64(uint64_t x) {
   if (x < 2) return x;
-  // Start above the root: 2^ceil(bits/2) > sqrt(x); Newton's iteration then decreases monotonically
-  // to floor(sqrt(x)) and stops when it would increase.
-  int bits = 64 - __builtin_clzll(x);
-  uint64_t r = uint64_t(1) << ((bits + 1) / 2);
-  for (;;) {
-    const uint64_t nr = (r + x / r) >> 1;
-    if (nr >= r) return r;
-    r = nr;
-  }
+  // floor(sqrt(x)), exactly: the double square root lands within a unit or two of the root (x rounds
+  // to 53 bits, the square root rounds once), and integer steps then fix it: r^2 <= x < (r + 1)^2.
+  // No division (the norms call this once per row, where a Newton iteration's divisions cost as
+  // much as the row's vector work). r <= 2^32 - 1 keeps every square inside uint64.
+  uint64_t r = static_cast<uint64_t>(std::sqrt(static_cast<double>(x)));
+  if (r > 0xffffffffu) r = 0xffffffffu;
+  while (r * r > x) r--;
+  while (r < 0xffffffffu && (r + 1) * (r + 1) <= x) r++;
+  return r;
 }
 
 void requantize__ref(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,

@@ -111,7 +111,8 @@ void x8p_q8_gemm_rq__ref(const uint8_t* tiles, size_t kb, size_t n, const ActQ& 
 // the 32 offset-free values of block b of row r (0 past k) and the block's scale.
 void weight_block(const WK& w, size_t r, size_t b, int8_t out[32], float* dw);
 
-// ---- SIMD kernels: cpp/kernels/<isa>/ (declared for every ISA; defined only in x86 builds) ----
+// ---- SIMD kernels: cpp/kernels/<isa>/ (declared for every ISA; each defined only in the builds of its
+// architecture; the i8mm path defines only the packed GEMMs, its GEMVs are the dotprod ones) ----
 #define BITFLASH_MM_DECLARE(isa)                                                                               \
   void act_q8_quant__##isa(const float* x, size_t k, int8_t* q, float* d, int32_t* s);                         \
   void q8_0_q8_gemv__##isa(const WK& w, const ActQ& a, size_t m, size_t n0, size_t n1, float* y, size_t ldy);  \
@@ -131,6 +132,9 @@ void weight_block(const WK& w, size_t r, size_t b, int8_t out[32], float* dw);
 BITFLASH_MM_DECLARE(avx2)
 BITFLASH_MM_DECLARE(avxvnni)
 BITFLASH_MM_DECLARE(avx512vnni)
+BITFLASH_MM_DECLARE(neon)
+BITFLASH_MM_DECLARE(dotprod)
+BITFLASH_MM_DECLARE(i8mm)
 #undef BITFLASH_MM_DECLARE
 
 }  // namespace mm

@@ -14,7 +14,9 @@ void q8_0_quant__ref(const float* x, block_q8_0* y, size_t nb) {
       if (a > amax) amax = a;
     }
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    // amax < 127 * 2^-128: 1 / d overflows to infinity and x * id is not a code (llama.cpp's reference
+    // converts it to int8, undefined behaviour); its f16 d is 0 anyway, so the codes are defined as 0.
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
     for (int j = 0; j < QK8_0; j++) y[i].qs[j] = static_cast<int8_t>(std::roundf(xb[j] * id));
   }

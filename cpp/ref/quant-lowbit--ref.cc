@@ -19,7 +19,9 @@ void q4_0_quant__ref(const float* x, block_q4_0* y, size_t nb) {
       }
     }
     const float d = max / -8.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    // |d| < 2^-128: 1 / d overflows and x * id is not a code (llama.cpp's reference converts it to int8,
+    // undefined behaviour); its f16 d is 0 anyway, so the codes are defined as 8 (zero).
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
     y[i].d = f32_to_fp16(d);
     for (int j = 0; j < QK4_0 / 2; j++) {
       const float x0 = xb[j] * id, x1 = xb[QK4_0 / 2 + j] * id;

@@ -142,8 +142,10 @@ ThreadPool::~ThreadPool() {
 }
 
 ThreadPool& ThreadPool::global() {
-  // Leaked on purpose: worker threads must not be joined from static destructors at process exit
-  // (the addon's environment cleanup hook stops them instead; see cpp/napi/addon.cc).
+  // Leaked on purpose: worker threads must not be joined from static destructors at process exit, and
+  // no environment may stop them either: one pool serves every Node environment of the process (the
+  // main thread and each worker_threads Worker), so it lives as long as the process; idle workers sleep
+  // on a condition variable.
   static ThreadPool* pool = new ThreadPool();
   return *pool;
 }

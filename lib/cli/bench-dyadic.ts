@@ -10,8 +10,11 @@
  * project's own f32 AVX2 version of the same op (cpp/kernels/avx2/dyadic-float--avx2.cc) and
  * onnxruntime-node's f32 Softmax, com.microsoft Gelu and LayerNormalization (one-node models, the
  * same shapes, intra_op threads = ours = 1, spinning off). One thread everywhere: the f32 counterparts
- * are single-threaded kernels. Per op: one warm-up call, then 7 timed runs (3 with --quick) of as
- * many calls as fill 50 ms (10 ms); the median run's elements / s.
+ * are single-threaded kernels. Per op: one warm-up call each, then 7 timed runs (3 with --quick), the
+ * integer, f32 and onnxruntime runs interleaved, each of as many calls as fill 50 ms (10 ms) of the
+ * process's CPU time (process.cpuUsage: user + system, so
+ * other processes on a shared machine do not count; on an idle machine it equals the wall time of
+ * these single-threaded calls); the median run's elements / s.
  *
  * Block (--block): the integer-only transformer block against its float64 twin (lib/model/int-block.ts).
  */
@@ -220,22 +223,28 @@ export function dyadicAccuracy(): AccuracyRow[] {
   return rows;
 }
 
-async function eps(elements: number, runs: number, minMs: number, call: () => unknown): Promise<number> {
-  await call();
-  const v: number[] = [];
+/**
+ * Elements / s of each call, runs interleaved (run r of every call, then run r + 1, ...) so that a
+ * change of the load on a shared machine hits all of them alike; per call the median run.
+ */
+async function epsInterleaved(elements: number, runs: number, minMs: number, calls: (() => unknown)[]): Promise<number[]> {
+  const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+  for (const call of calls) await call(); // warm up
+  const v: number[][] = calls.map(() => []);
   for (let r = 0; r < runs; r++) {
-    let reps = 0;
-    const t0 = performance.now();
-    let dt = 0;
-    do {
-      await call();
-      reps++;
-      dt = performance.now() - t0;
-    } while (dt < minMs);
-    v.push((elements * reps) / (dt / 1000));
+    for (const [c, call] of calls.entries()) {
+      let reps = 0;
+      const t0 = process.cpuUsage();
+      let dt = 0;
+      do {
+        await call();
+        reps++;
+        dt = cpuMs(process.cpuUsage(t0));
+      } while (dt < minMs);
+      v[c]!.push((elements * reps) / (dt / 1000));
+    }
   }
-  v.sort((a, b) => a - b);
-  return v[v.length >> 1]!;
+  return v.map((a) => a.sort((x, y) => x - y)[a.length >> 1]!);
 }
 
 export async function dyadicThroughput(quick: boolean, notes: string[]): Promise<ThroughputRow[]> {
@@ -274,17 +283,18 @@ export async function dyadicThroughput(quick: boolean, notes: string[]): Promise
     });
   };
   const row = async (op: string, kernelOp: string, intCall: () => unknown, f32Op: string, f32Call: (() => unknown) | null, ortOp: 'Softmax' | 'Gelu' | 'LayerNormalization' | null) => {
-    const intE = await eps(n, runs, minMs, intCall);
-    const fE = f32Call ? await eps(n, runs, minMs, f32Call) : null;
-    let oE: number | null = null;
-    if (ortOp) {
-      const s = await ortSession(ortOp);
-      if (s) {
-        const feed = { X: new ort!.Tensor('float32', xf, [rows, cols]) };
-        oE = await eps(n, runs, minMs, () => s.run(feed));
-        await s.release();
-      }
+    const calls: (() => unknown)[] = [intCall];
+    if (f32Call) calls.push(f32Call);
+    const s = ortOp ? await ortSession(ortOp) : null;
+    if (s) {
+      const feed = { X: new ort!.Tensor('float32', xf, [rows, cols]) };
+      calls.push(() => s.run(feed));
     }
+    const e = await epsInterleaved(n, runs, minMs, calls);
+    if (s) await s.release();
+    const intE = e[0]!;
+    const fE = f32Call ? e[1]! : null;
+    const oE = s ? e[e.length - 1]! : null;
     out.push({ op, kernel: choice(kernelOp), elements: n, intMEps: intE / 1e6, f32MEps: fE === null ? null : fE / 1e6, f32Op, ortMEps: oE === null ? null : oE / 1e6, ortOp, vsF32: fE ? intE / fE : null, vsOrt: oE ? intE / oE : null });
   };
   const add = prepareAddRescale({ aScale: 0.05, bScale: 0.05, outScale: 0.1 });
@@ -363,7 +373,7 @@ export function formatBenchDyadic(r: BenchDyadicResult): string {
     out.push('');
   }
   if (r.throughput.length) {
-    out.push(`Throughput, one thread, ${r.throughput[0]!.elements} elements, median: M elements/s`, '');
+    out.push(`Throughput, one thread, ${r.throughput[0]!.elements} elements, median (process CPU time): M elements/s`, '');
     out.push('| op | int kernel | int | f32 (ours, AVX2) | int / f32 | onnxruntime f32 | int / ort |', '|---|---|---|---|---|---|---|');
     for (const t of r.throughput)
       out.push(`| ${t.op} | ${t.kernel} | ${f(t.intMEps)} | ${f(t.f32MEps)} (${t.f32Op}) | ${t.vsF32 === null ? '-' : f(t.vsF32, 2) + 'x'} | ${t.ortOp ? `${f(t.ortMEps)} (${t.ortOp})` : '-'} | ${t.vsOrt === null ? '-' : f(t.vsOrt, 2) + 'x'} |`);

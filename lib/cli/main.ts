@@ -9,6 +9,11 @@ import { native } from '../binding.js';
 import { parseBytes, parseList } from './args.js';
 import { convertCmd, modelInfoCmd, runCmd } from './model-cmds.js';
 import { benchFlashQuality, formatFlashQuality } from './bench-flash.js';
+import { benchFlashSpeed, formatFlashSpeed, writeFlashSpeed } from './bench-flash-speed.js';
+import type { SpeedMethod } from './bench-flash-child.js';
+import { LLAMA2_7B_SHAPE, writeRandomLlama } from '../model/random-llama.js';
+import { convertFlash } from '../model/flash-layout.js';
+import { readGGUF } from '../model/gguf.js';
 import { benchMatmul, formatBenchMatmul, writeBenchMatmul } from './bench-matmul.js';
 import { benchTernary, formatBenchTernary, writeBenchTernary } from './bench-ternary.js';
 import { benchDyadic, formatBenchDyadic, writeBenchDyadic } from './bench-dyadic.js';
@@ -33,7 +38,14 @@ Usage:
       --reps 5         repetitions (best and median are printed)
       --quick          small buffer and short runs (a smoke test, not a measurement)
       --json           machine-readable output
-  bitflash bench flash [--model m.gguf] [--json]
+  bitflash bench flash [--model m.gguf] [--json]    quality of each FFN density (dense vs sparse)
+  bitflash bench flash --write-model /var/tmp/l7b.gguf
+                                           a Llama-2-7B-shaped q4_0 model with random weights + its flash layout
+  bitflash bench flash --speed --model m.gguf --flash m-flash.gguf [--budgets 1,0.5,0.3]
+        [--methods resident,mmap,layers,bitflash] [--densities 0.3] [--tokens 4] [--warmup 1]
+        [--reserve 256M] [--readers N] [--max-read 128K] [--max-gap 16K] [--no-prefetch] [--scalar-ffn] [--arena shared|per-layer]
+        [--no-fio] [--out DIR]
+                                           decode tokens/s under cgroup memory limits (root, cgroup v1)
                                            what each FFN density costs: top-1 agreement, KL, perplexity, bytes read
   bitflash bench matmul [options]          low-bit matmul: GEMV GB/s and GEMM GOPS, roofline ratios, onnxruntime peers
       --threads 1,2    thread counts (default: 1 and all)
@@ -253,7 +265,54 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (what === 'flash') {
-      const { values } = parseArgs({ args: opts, options: { json: { type: 'boolean', default: false }, model: { type: 'string' }, quality: { type: 'boolean', default: true } } });
+      const { values } = parseArgs({
+        args: opts,
+        options: {
+          json: { type: 'boolean', default: false }, model: { type: 'string' }, quality: { type: 'boolean', default: false },
+          speed: { type: 'boolean', default: false }, 'write-model': { type: 'string' }, flash: { type: 'string' },
+          budgets: { type: 'string' }, methods: { type: 'string' }, densities: { type: 'string' }, tokens: { type: 'string' }, warmup: { type: 'string' },
+          reserve: { type: 'string' }, readers: { type: 'string' }, 'max-read': { type: 'string' }, 'no-prefetch': { type: 'boolean', default: false }, 'max-gap': { type: 'string' }, 'scalar-ffn': { type: 'boolean', default: false }, 'arena': { type: 'string' },
+          'no-fio': { type: 'boolean', default: false }, out: { type: 'string' },
+        },
+      });
+      if (values['write-model']) {
+        const out = values['write-model'];
+        const flashOut = values.flash ?? out.replace(/\.gguf$/, '') + '-flash.gguf';
+        console.error(`writing a Llama-2-7B-shaped q4_0 model with random weights to ${out}`);
+        const n = writeRandomLlama(out, LLAMA2_7B_SHAPE, { onTensor: (i, t, name) => { if (i % 32 === 0) console.error(`  ${i}/${t} ${name}`); } });
+        console.error(`${(n / 2 ** 30).toFixed(2)} GiB of tensors; converting to the flash layout (q4_0 bundle rows) at ${flashOut}`);
+        const r = convertFlash(readGGUF(out), flashOut, { rowType: 'q4_0', onTensor: (i, t, name) => { if (i % 32 === 0) console.error(`  ${i}/${t} ${name}`); } });
+        console.log(JSON.stringify({ model: out, flash: flashOut, ...r }));
+        return 0;
+      }
+      if (values.speed) {
+        if (!values.model || !values.flash) throw new RangeError('bench flash --speed needs --model m.gguf and --flash m-flash.gguf (bench flash --write-model writes both)');
+        const floats = (s: string) => s.split(',').map((x) => { const v = Number(x); if (!(v > 0 && v <= 1000)) throw new RangeError(`expected positive fractions of the model file, received ${JSON.stringify(s)}`); return v; });
+        const methods = (values.methods ?? 'resident,mmap,layers,bitflash').split(',') as SpeedMethod[];
+        for (const m of methods) if (!['resident', 'mmap', 'layers', 'bitflash'].includes(m)) throw new RangeError(`unknown method ${m}`);
+        const readers = values.readers ? parseList(values.readers)[0] : undefined;
+        const maxRead = values['max-read'] ? parseBytes(values['max-read']) : undefined;
+        const maxGap = values['max-gap'] ? parseBytes(values['max-gap']) : undefined;
+        const tag = [readers ? `${readers} readers` : '', maxRead ? `reads <= ${maxRead >> 10} KiB` : '', maxGap !== undefined ? `gap < ${maxGap >> 10} KiB` : '', values['no-prefetch'] ? 'no prefetch' : '', values['scalar-ffn'] ? 'f32-decoded FFN' : '', values.arena ? `${values.arena} arena` : ''].filter(Boolean).join(', ');
+        if (values.arena !== undefined && values.arena !== 'shared' && values.arena !== 'per-layer') throw new RangeError('--arena must be shared or per-layer');
+        const variants = floats(values.densities ?? '0.3').map((d) => ({
+          name: `density ${d}${tag ? `, ${tag}` : ''}`, density: d,
+          ...(readers ? { flashReaders: readers } : {}), ...(maxRead ? { flashMaxRead: maxRead } : {}), ...(values['no-prefetch'] ? { streamPrefetch: false } : {}),
+          ...(maxGap !== undefined ? { flashMaxGap: maxGap } : {}), ...(values['scalar-ffn'] ? { flashSimd: false } : {}), ...(values.arena ? { flashSharedArena: values.arena === 'shared' } : {}),
+        }));
+        const r = await benchFlashSpeed({
+          model: values.model, flash: values.flash, methods, variants,
+          ...(values.budgets ? { budgets: floats(values.budgets) } : {}),
+          ...(values.tokens ? { tokens: parseList(values.tokens)[0]! } : {}),
+          ...(values.warmup ? { warmup: Number(values.warmup) } : {}),
+          ...(values.reserve ? { reserve: parseBytes(values.reserve) } : {}),
+          fio: !values['no-fio'], log: (s) => console.error(s),
+        });
+        const files = writeFlashSpeed(r, values.out);
+        if (values.json) console.log(JSON.stringify(r, null, 2));
+        else console.log(`bitflash bench flash --speed, ${r.date}\n${formatFlashSpeed(r)}\n\n${files.json}\n${files.svg}`);
+        return 0;
+      }
       const r = await benchFlashQuality({ ...(values.model ? { model: values.model } : {}), log: (s) => console.error(s) });
       if (values.json) console.log(JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2));
       else console.log(`bitflash bench flash --quality, ${new Date().toISOString().slice(0, 10)}, ${r.model} (flash layout, f32 rows, dense vs calibrated sparse FFN)\n${formatFlashQuality(r)}`);

@@ -67,6 +67,12 @@ export interface FlashPlanSpec {
   window?: number;
   readers?: number;
   maxRead?: number;
+  /** Neighbouring bundles closer than this many bytes are read as one (gap included); <= maxRead. */
+  maxGap?: number;
+  /** One neuron arena shared by all layers (slotsPerLayer * layers slots, LRU across layers). */
+  sharedArena?: boolean;
+  /** SIMD per-neuron kernels (default true); false decodes rows to f32 (for comparison). */
+  simd?: boolean;
   direct?: boolean;
   record?: boolean;
 }
@@ -77,17 +83,37 @@ export interface PlanSpec {
   nLayers: number;
   kvCols: number;
   kvType: 'f32' | 'f16';
-  weights: { dtype: number; n: number; k: number; data: ArrayBufferView }[];
+  weights: ({ dtype: number; n: number; k: number; data: ArrayBufferView } | { dtype: number; n: number; k: number; group: number; offset: number; bytes: number })[];
   slots: { cols: number; singleRow: boolean }[];
   ops: Record<string, number>[];
   output: number;
   flash?: FlashPlanSpec;
+  stream?: StreamPlanSpec;
+}
+
+/**
+ * Weights read from a file during the step (cpp/include/bitflash/graph.h StreamSpec): a weight
+ * with group g >= 0 is read with the rest of its group when its first op runs; group -2 is an
+ * embedding table read one row at a time.
+ */
+export interface StreamPlanSpec {
+  path: string;
+  direct: boolean;
+  /** Two buffers: the next group is read while this one computes. */
+  prefetch: boolean;
+  readers: number;
+  maxRead: number;
+}
+
+/** A weight that stays in the file: its byte offset there and its stream group. */
+export interface StreamedWeight {
+  stream: { offset: number; group: number };
 }
 
 export class GraphBuilder {
   private readonly nodes: GraphNode[] = [];
   private readonly ops: OpRec[] = [];
-  private readonly weights: { w: GraphWeight; data: ArrayBufferView }[] = [];
+  private readonly weights: { w: GraphWeight; data: ArrayBufferView | StreamedWeight; bytes: number }[] = [];
   private tokensNode: GraphNode | undefined;
   private outputNode: GraphNode | undefined;
   private kv: { layers: Set<number>; cols: number } = { layers: new Set(), cols: 0 };
@@ -99,15 +125,19 @@ export class GraphBuilder {
   }
 
   /** A weight matrix [n, k] (bytes in the dtype's row layout). */
-  weight(name: string, dtype: WeightDType, shape: [number, number], data: ArrayBufferView): GraphWeight {
+  weight(name: string, dtype: WeightDType, shape: [number, number], data: ArrayBufferView | StreamedWeight): GraphWeight {
     const [n, k] = shape;
     if (!Number.isInteger(n) || !Number.isInteger(k) || n < 1 || k < 1) throw rangeError('weight', 'shape', 'two positive integers', shape);
     const d = DTYPES[dtype];
     if (k % d.blockElems !== 0) throw rangeError('weight', `${name} row length`, `a multiple of ${d.blockElems} for ${dtype}`, k);
     const bytes = (n * k / d.blockElems) * d.blockBytes;
-    if (data.byteLength !== bytes) throw rangeError('weight', `${name} data`, `${bytes} bytes for ${dtype} [${n}, ${k}]`, data);
+    if ('stream' in data) {
+      const { offset, group } = data.stream;
+      if (!Number.isSafeInteger(offset) || offset < 0) throw rangeError('weight', `${name} stream offset`, 'a non-negative integer', offset);
+      if (!Number.isInteger(group) || group < -2 || group === -1) throw rangeError('weight', `${name} stream group`, 'an integer >= 0, or -2 (rows)', group);
+    } else if (data.byteLength !== bytes) throw rangeError('weight', `${name} data`, `${bytes} bytes for ${dtype} [${n}, ${k}]`, data);
     const w: GraphWeight = { index: this.weights.length, name, dtype, shape: [n, k] };
-    this.weights.push({ w, data });
+    this.weights.push({ w, data, bytes });
     return w;
   }
 
@@ -204,7 +234,8 @@ export class GraphBuilder {
    * Compiles the graph: nodes get activation slots, reused once their last reader has run
    * (greedy, by shape), and the op list is serialized for the executor.
    */
-  compile(opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; flash?: FlashPlanSpec }): PlanSpec {
+  compile(opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; flash?: FlashPlanSpec; stream?: StreamPlanSpec }): PlanSpec {
+    if (!opts.stream && this.weights.some(({ data }) => 'stream' in data)) throw new RangeError('compile: streamed weights need a stream spec');
     if (!this.outputNode) throw new RangeError('compile: no output node (call output(node))');
     const lastUse = new Map<number, number>();
     this.ops.forEach((o, i) => o.inputs.forEach((id) => lastUse.set(id, i)));
@@ -254,11 +285,15 @@ export class GraphBuilder {
       nLayers: layers.length ? Math.max(...layers) + 1 : 0,
       kvCols: this.kv.cols,
       kvType: opts.kvType ?? 'f32',
-      weights: this.weights.map(({ w, data }) => ({ dtype: DTYPES[w.dtype].id, n: w.shape[0], k: w.shape[1], data })),
+      weights: this.weights.map(({ w, data, bytes }) =>
+        'stream' in data
+          ? { dtype: DTYPES[w.dtype].id, n: w.shape[0], k: w.shape[1], group: data.stream.group, offset: data.stream.offset, bytes }
+          : { dtype: DTYPES[w.dtype].id, n: w.shape[0], k: w.shape[1], data }),
       slots,
       ops,
       output: slotOf.get(this.outputNode.id)!,
       ...(opts.flash ? { flash: opts.flash } : {}),
+      ...(opts.stream ? { stream: opts.stream } : {}),
     };
   }
 }
@@ -277,6 +312,25 @@ export interface FlashStepStats {
   neuronsTotal: number;
   cacheResidentBytes: number;
   cacheArenaBytes: number;
+  /** Steps run and their wall time (computeMs = stepMs - ioMs). */
+  steps: number;
+  stepMs: number;
+  /** Neuron bundles: bytes read, and the reader pool's busy time summed over threads / wall time with a read in flight. */
+  bundleBytesRead: number;
+  bundleReads: number;
+  bundleReadBusyMs: number;
+  bundleIoWallMs: number;
+  /** Streamed weights (attention / gate groups not resident, embedding rows): bytes, group loads, loads found prefetched, wait. */
+  streamBytesRead: number;
+  streamLoads: number;
+  streamPrefetched: number;
+  streamWaitMs: number;
+  streamBufferBytes: number;
+}
+
+/** Maps a file's byte ranges into memory (page cache backed); one Uint8Array per range. */
+export function mmapRanges(path: string, offsets: number[], lengths: number[]): Uint8Array[] {
+  return (native as unknown as { mmapRanges(p: string, o: number[], l: number[]): Uint8Array[] }).mmapRanges(path, offsets, lengths);
 }
 
 export interface NativePlan {

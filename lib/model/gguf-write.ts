@@ -1,15 +1,51 @@
 /**
  * GGUF writer (version 3) and the quantizing converter behind `bitflash convert`.
- * Files are written atomically: a temporary file beside the target, fsync, rename, fsync of the
- * folder, so a crash leaves either no output or a complete one.
+ * Files are written atomically: a temporary file beside the target (`.<name>.tmp-<pid>`), fsync,
+ * rename, fsync of the folder, so a crash leaves either no output or a complete one. A writer killed
+ * outright (SIGKILL, power loss) can leave its temporary file behind: the next write to the same
+ * target removes every such file whose writer process is gone.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BitflashIOError, BitflashUnsupportedError } from '../errors.js';
 import { quantizeBlocksSync } from '../ops/quantize-blocks.js';
 import { dequantizeSync, quantizeSync } from '../ops/quantize.js';
 import { QTensor } from '../tensor.js';
 import { GGML_TYPES, GGUFValueType, type GGUFFile, type GGUFValue, readTensorData } from './gguf.js';
+import { pwriteFull } from '../fileio.js';
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the temporary files that killed writers of `file` left beside it (their pid no longer
+ * runs); returns their names. A live writer's temporary file is never touched.
+ */
+export function removeStaleTempFiles(file: string): string[] {
+  const dir = path.dirname(path.resolve(file));
+  const prefix = `.${path.basename(file)}.tmp-`;
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    rmSync(path.join(dir, n), { force: true });
+    removed.push(n);
+  }
+  return removed;
+}
 
 export interface WriteTensor {
   name: string;
@@ -105,6 +141,7 @@ export function writeGGUF(file: string, meta: WriteMeta[], tensors: WriteTensor[
   const header = h.bytes();
   const dataStart = Math.ceil(header.length / alignment) * alignment;
   const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}`);
+  removeStaleTempFiles(file);
   let fd: number;
   try {
     fd = openSync(tmp, 'w', 0o644);
@@ -112,10 +149,7 @@ export function writeGGUF(file: string, meta: WriteMeta[], tensors: WriteTensor[
     throw new BitflashIOError(`${file}: cannot create (${(e as Error).message})`, { cause: e });
   }
   try {
-    const writeAll = (b: Uint8Array, pos: number) => {
-      let done = 0;
-      while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
-    };
+    const writeAll = (b: Uint8Array, pos: number) => pwriteFull(fd, tmp, b, pos);
     writeAll(header, 0);
     writeAll(new Uint8Array(dataStart - header.length), header.length);
     tensors.forEach((t, i) => {

@@ -7,8 +7,9 @@
  * (a 2^60-element array header must fail at once, not try to allocate). That library reports
  * neither offsets nor bounds failures of this kind.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { BitflashFormatError, BitflashIOError, BitflashUnsupportedError } from '../errors.js';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { BitflashError, BitflashFormatError, BitflashIOError, BitflashUnsupportedError } from '../errors.js';
+import { preadFull } from '../fileio.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 
@@ -78,6 +79,14 @@ export interface GGUFFile {
   /** The stored type of each metadata value (and of array elements), so a writer can keep them. */
   metadataTypes: Map<string, { type: GGUFValueType; elemType?: GGUFValueType }>;
   tensors: GGUFTensorInfo[];
+  /** Device and inode of the file that was parsed: tensor reads check they still read that file. */
+  identity?: { dev: number; ino: number };
+}
+
+/** A failed read or stat (EIO, ...) as a BitflashIOError naming the file; BitflashErrors pass through. */
+function ioError(path: string, what: string, e: unknown): unknown {
+  if (e instanceof BitflashError || !(e instanceof Error) || typeof (e as NodeJS.ErrnoException).code !== 'string') return e;
+  return new BitflashIOError(`${path}: ${what} failed (${e.message})`, { cause: e });
 }
 
 const MAX_DIMS = 4;
@@ -86,12 +95,16 @@ const MAX_STRING = 1 << 30;
 /** Positional reads from the bytes being parsed: a file descriptor, or an in-memory buffer. */
 interface ByteSource {
   readonly size: number;
+  /** The file's device and inode (readTensorData checks it is still the same file). */
+  readonly identity?: { dev: number; ino: number };
   /** Copies up to `len` bytes at `pos` into dst[off..]; returns the count (0 at the end). */
   read(dst: Uint8Array, off: number, len: number, pos: number): number;
 }
 
-function fdSource(fd: number): ByteSource {
-  return { size: fstatSync(fd).size, read: (dst, off, len, pos) => readSync(fd, dst, off, len, pos) };
+function fdSource(fd: number, path: string): ByteSource {
+  const st = fstatSync(fd);
+  // preadFull: the I/O fault seam of lib/fileio.ts, EINTR and short reads retried
+  return { size: st.size, identity: { dev: st.dev, ino: st.ino }, read: (dst, off, len, pos) => preadFull(fd, path, dst, off, len, pos) };
 }
 
 function bufferSource(bytes: Uint8Array): ByteSource {
@@ -240,7 +253,9 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
     throw new BitflashIOError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    return parseGGUFSource(fdSource(fd), path, opts);
+    return parseGGUFSource(fdSource(fd, path), path, opts);
+  } catch (e) {
+    throw ioError(path, 'read', e);
   } finally {
     closeSync(fd);
   }
@@ -282,7 +297,7 @@ function parseGGUFSource(src: ByteSource, path: string, opts: { trace?: number[]
       if (t === GGUFValueType.ARRAY) {
         // the element type is the u32 right after the value type
         const b = Buffer.alloc(4);
-        src.read(b, 0, 4, elemAt);
+        if (src.read(b, 0, 4, elemAt) < 4) r.fail('unexpected end of file', elemAt);
         metadataTypes.set(key, { type: t, elemType: b.readUInt32LE(0) as GGUFValueType });
       } else {
         metadataTypes.set(key, { type: t });
@@ -333,7 +348,7 @@ function parseGGUFSource(src: ByteSource, path: string, opts: { trace?: number[]
         r.fail(`tensor ${JSON.stringify(t.name)}: data [${t.fileOffset}, ${t.fileOffset + t.bytes}) extends past the end of the file (${size} bytes)`, t.fileOffset);
       }
     }
-    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors };
+    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors, ...(src.identity ? { identity: src.identity } : {}) };
   }
 }
 
@@ -348,13 +363,17 @@ export function readTensorData(file: GGUFFile, t: GGUFTensorInfo, out?: Uint8Arr
     throw new BitflashIOError(`${file.path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    let got = 0;
-    while (got < t.bytes) {
-      const n = readSync(fd, dst, got, t.bytes - got, t.fileOffset + got);
-      if (n === 0) throw new BitflashFormatError(`${file.path}: tensor ${JSON.stringify(t.name)} truncated at offset ${t.fileOffset + got}`, { offset: t.fileOffset + got });
-      got += n;
+    // The header was checked against the file's size when it was parsed: a different file under the
+    // path now, or a shorter one, was replaced or truncated since (an I/O fault, not a format error).
+    const st = fstatSync(fd);
+    if (file.identity && (st.dev !== file.identity.dev || st.ino !== file.identity.ino)) {
+      throw new BitflashIOError(`${file.path}: the file was replaced since its header was read (reload the model)`);
     }
+    const got = preadFull(fd, file.path, dst, 0, t.bytes, t.fileOffset);
+    if (got < t.bytes) throw new BitflashIOError(`${file.path}: tensor ${JSON.stringify(t.name)}: unexpected end of file at offset ${t.fileOffset + got} (the file was truncated since its header was read)`);
     return dst;
+  } catch (e) {
+    throw ioError(file.path, `reading tensor ${JSON.stringify(t.name)}`, e);
   } finally {
     closeSync(fd);
   }

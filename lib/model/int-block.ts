@@ -2,8 +2,8 @@
  * An integer-only llama-style transformer block built from the public API, and its float64 twin.
  *
  *   h = RMSNorm(x)            rmsNormInt (isqrt), int8 -> int8
- *   q, k, v = h Wq, h Wk, h Wv  int8 x int8 (per-channel i8c weights) -> int32 (matmulSync 'i32')
- *                             -> requantize (per-channel dyadic) -> int8
+ *   q, k, v = h Wq, h Wk, h Wv  int8 x int8 (per-channel i8c weights) -> int8 (linearIntSync: the int32
+ *                             accumulators requantized per channel in the matmul epilogue)
  *   RoPE(q, k)                int8 x Q14 cos / sin -> int32 -> requantize -> int8
  *   scores = q k^T / sqrt(d)  int8 dot products (int32) -> requantize -> int8, causal
  *   p = softmax(scores)       softmaxInt (I-BERT or Shiftmax) -> u8 (scale 1/256)
@@ -32,8 +32,8 @@ import {
   softmaxIntSync,
   type ExpMethod,
 } from '../ops/dyadic.js';
-import { matmulSync } from '../ops/matmul.js';
-import { QTensor, Tensor } from '../tensor.js';
+import { linearIntSync } from '../ops/linear-int.js';
+import { QTensor } from '../tensor.js';
 import { readGGUF, readTensorData } from './gguf.js';
 
 export interface BlockWeights {
@@ -171,11 +171,13 @@ function quantizeWeights(w: Float32Array, n: number, k: number): QLinear {
   return { w: QTensor.fromPerChannel({ q, scales, n, k }), scales, n, k };
 }
 
-/** int8 [t, k] x W^T -> int8 [t, n] with output scale sOut: native int8 matmul to int32, per-channel requantize. */
+/**
+ * int8 [t, k] x W^T -> int8 [t, n] with output scale sOut: the fused integer linear layer (int32
+ * accumulators requantized per channel by sIn * sw / sOut in the matmul epilogue).
+ */
 function linearI(x: Int8Array, t: number, sIn: number, l: QLinear, sOut: number): Int8Array {
-  const acc = matmulSync(l.w, Tensor.from(x, [t, l.k]), { output: 'i32' });
-  const mult = Array.from(l.scales, (sw) => dyadicFromScale((sIn * sw) / sOut));
-  return requantizeSync(acc, { multiplier: mult });
+  if (x.length !== t * l.k) throw new RangeError(`linearI: x holds ${x.length} values, expected ${t * l.k}`);
+  return linearIntSync(l.w, x, { xScale: sIn, outScale: sOut });
 }
 
 const Q14 = 1 << 14;

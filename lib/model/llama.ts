@@ -3,7 +3,7 @@
  * linear scaling, tied or separate output head, qwen2's attention biases.
  */
 import { BitflashFormatError, BitflashUnsupportedError } from '../errors.js';
-import { GraphBuilder, type FlashPlanSpec, type GraphWeight, type PlanSpec, type WeightDType } from '../graph/builder.js';
+import { GraphBuilder, mmapRanges, type FlashPlanSpec, type GraphWeight, type PlanSpec, type StreamPlanSpec, type WeightDType } from '../graph/builder.js';
 import { DTYPES } from '../dtypes.js';
 import { flashInfo } from './flash-layout.js';
 import { FLASH_MAX_READ, FLASH_READERS } from '../memory/planner.js';
@@ -83,13 +83,34 @@ export interface FlashRuntimeOptions {
   thresholds?: number[];
   window?: number;
   readers?: number;
+  maxRead?: number;
+  maxGap?: number;
+  simd?: boolean;
+  sharedArena?: boolean;
   direct?: boolean;
 }
 
+/**
+ * Where the weights come from: 'read' copies them into memory (pread); 'mmap' maps the file (the
+ * page cache holds them); 'stream' leaves the weights groupOf names in the file, read per step
+ * (group >= 0: with the rest of the group before its first op; -2: an embedding read by rows).
+ */
+export type WeightSource =
+  | { kind: 'read' }
+  | { kind: 'mmap' }
+  | ({ kind: 'stream'; groupOf: (name: string) => number | undefined } & Omit<StreamPlanSpec, 'path'>);
+
 export function buildLlama(
   f: GGUFFile,
-  opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array>; flash?: FlashRuntimeOptions },
+  opts: { maxTokens: number; nCtx: number; kvType?: 'f32' | 'f16'; allLogits?: boolean; weightCache?: Map<string, Uint8Array>; flash?: FlashRuntimeOptions; source?: WeightSource },
 ): BuiltModel {
+  const source = opts.source ?? { kind: 'read' };
+  let mapped: Map<string, Uint8Array> | undefined;
+  if (source.kind === 'mmap') {
+    const ts = f.tensors.filter((t) => !t.name.endsWith('.ffn_bundles'));
+    const views = mmapRanges(f.path, ts.map((t) => t.fileOffset), ts.map((t) => t.bytes));
+    mapped = new Map(ts.map((t, i) => [t.name, views[i]!]));
+  }
   const hp = llamaHParams(f);
   const g = new GraphBuilder();
   const byName = new Map(f.tensors.map((t) => [t.name, t]));
@@ -108,8 +129,14 @@ export function buildLlama(
     if (t.dims.length > 2) throw new BitflashFormatError(`${f.path}: tensor ${name} has ${t.dims.length} dimensions`);
     const n = t.dims.length === 2 ? t.dims[1]! : 1;
     const k = t.dims[0]!;
+    const group = source.kind === 'stream' && dtype !== 'f32' ? source.groupOf(name) : undefined;
+    if (group !== undefined) {
+      const w = g.weight(name, dtype, [n, k], { stream: { offset: t.fileOffset, group } });
+      loaded.set(name, w);
+      return w;
+    }
     // A second plan over the same file (e.g. all-rows logits) shares the weight buffers.
-    let data = opts.weightCache?.get(name);
+    let data = opts.weightCache?.get(name) ?? mapped?.get(name);
     if (!data) {
       data = readTensorData(f, t);
       opts.weightCache?.set(name, data);
@@ -133,7 +160,7 @@ export function buildLlama(
     flash = {
       path: f.path, bundleBytes: fi.bundleBytes, readBytes: fi.upDownBytes, rowBytes: fi.rowBytes, rowType: DTYPES[fi.rowType].id,
       nFf: fi.nFf, nEmbd: fi.nEmbd, layerOffsets: offsets, thresholds: fo.thresholds ?? new Array<number>(hp.nLayers).fill(0),
-      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: FLASH_MAX_READ, direct: fo.direct ?? true, record: true,
+      slotsPerLayer: fo.slotsPerLayer, window: fo.window ?? 5, readers: fo.readers ?? FLASH_READERS, maxRead: fo.maxRead ?? FLASH_MAX_READ, maxGap: Math.min(fo.maxGap ?? 16384, fo.maxRead ?? FLASH_MAX_READ), simd: fo.simd ?? true, sharedArena: fo.sharedArena ?? false, direct: fo.direct ?? true, record: true,
     };
   }
   const tokEmb = weight('token_embd.weight')!;
@@ -165,5 +192,6 @@ export function buildLlama(
   x = g.rmsnorm(x, weight('output_norm.weight')!, hp.rmsEps);
   const head = weight('output.weight', true) ?? tokEmb;
   g.output(g.matmul(x, head));
-  return { hp, spec: g.compile({ maxTokens: opts.maxTokens, nCtx: opts.nCtx, kvType: opts.kvType ?? 'f32', ...(flash ? { flash } : {}) }), weightBytes };
+  const stream: StreamPlanSpec | undefined = source.kind === 'stream' ? { path: f.path, direct: source.direct, prefetch: source.prefetch, readers: source.readers, maxRead: source.maxRead } : undefined;
+  return { hp, spec: g.compile({ maxTokens: opts.maxTokens, nCtx: opts.nCtx, kvType: opts.kvType ?? 'f32', ...(flash ? { flash } : {}), ...(stream ? { stream } : {}) }), weightBytes };
 }

@@ -2,18 +2,18 @@
  * Models: load a GGUF file, generate text, score tokens. One compiled plan per model; its KV cache
  * holds one sequence, and a model runs one generation (or logits call) at a time.
  */
-import { BitflashDisposedError, BitflashError, callAsync } from '../errors.js';
+import { BitflashArgumentError, BitflashDisposedError, callAsync } from '../errors.js';
 import { createPlan, type NativePlan } from '../graph/builder.js';
 import { expectInt } from '../validate.js';
 import { readGGUF, type GGUFFile } from './gguf.js';
-import { buildLlama, type LlamaHParams } from './llama.js';
+import { buildLlama, type LlamaHParams, type WeightSource } from './llama.js';
 import { flashInfo } from './flash-layout.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../binding.js';
 import type { FlashStepStats } from '../graph/builder.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
-import { parseBudget, planResidency, type ResidencyPlan } from '../memory/planner.js';
+import { parseBudget, planResidency, STREAM_READERS, type ResidencyPlan } from '../memory/planner.js';
 import { tokenizerFromGGUF, type Tokenizer } from './tokenizer.js';
 
 export interface LoadOptions {
@@ -26,6 +26,25 @@ export interface LoadOptions {
   ramBudget?: number | string;
   /** Target FFN density for flash-layout models (default 1: dense streaming). */
   density?: number;
+  /**
+   * Where the weights live: 'read' (default) copies them into memory; 'mmap' maps the file (the
+   * page cache holds them; the OS pages them in and out); 'layers' is the naive per-layer loader:
+   * each layer's weights (and the output head) are read with plain buffered pread when the layer
+   * runs, into one buffer that the next layer overwrites.
+   */
+  weights?: 'read' | 'mmap' | 'layers';
+  /** Flash-layout models: per-layer |silu(gate)| thresholds (from a previous calibrate()); skips calibration. */
+  thresholds?: number[];
+  /** Flash I/O tuning: bundle reader threads and largest read; dense-stream prefetch (default true). */
+  flashReaders?: number;
+  flashMaxRead?: number;
+  /** Flash: read neighbouring bundles closer than this as one read (default 16 KiB). */
+  flashMaxGap?: number;
+  /** Flash: SIMD per-neuron kernels (default true); false decodes bundle rows to f32. */
+  flashSimd?: boolean;
+  /** Flash: one neuron arena for all layers (default: when a layer's share cannot hold 1.25 x its active set). */
+  flashSharedArena?: boolean;
+  streamPrefetch?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -67,42 +86,68 @@ export class Model {
   private readonly weightCache = new Map<string, Uint8Array>();
   /** Flash-layout models run one plan that returns every row's logits (one neuron cache, not two). */
   private readonly flash: boolean;
+  /** Flash, mmap and per-layer models run one plan returning every row's logits (no second copy of the weights). */
+  private readonly onePlan: boolean;
   get isFlash(): boolean {
     return this.flash;
   }
 
-  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget'>>, plan: ResidencyPlan | undefined) {
+  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | 'flashReaders' | 'flashMaxRead' | 'flashMaxGap' | 'flashSimd' | 'flashSharedArena' | 'streamPrefetch'>> & LoadOptions, plan: ResidencyPlan | undefined) {
     this.plan = plan;
     this.tokenizer = tokenizerFromGGUF(file);
     const fi = flashInfo(file);
     this.flash = fi !== undefined;
+    this.onePlan = this.flash || (opts.weights ?? 'read') !== 'read';
     let slotsPerLayer = 0;
+    let sharedArena = false;
     if (fi) {
       const layers = Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.block_count`));
       slotsPerLayer = plan ? Math.max(1, Math.min(fi.nFf, Math.floor(plan.cacheSlots / layers))) : fi.nFf;
+      // A partition per layer that cannot hold one layer's active set would read it in chunks that
+      // drain the reader queue: then one arena shared by all layers (same bytes) takes its place.
+      sharedArena = opts.flashSharedArena ?? slotsPerLayer < Math.ceil(1.25 * opts.density * fi.nFf);
+    }
+    let source: WeightSource = { kind: opts.weights === 'mmap' ? 'mmap' : 'read' };
+    if (opts.weights === 'layers') {
+      const L = Number(file.metadata.get(`${String(file.metadata.get('general.architecture'))}.block_count`));
+      source = {
+        kind: 'stream', direct: false, prefetch: false, readers: 1, maxRead: 1 << 30,
+        groupOf: (name) => {
+          const m = /^blk\.(\d+)\./.exec(name);
+          return m ? Number(m[1]) : name === 'output.weight' ? L : undefined;
+        },
+      };
+    } else if (plan && plan.streamedDense.length) {
+      const groups = new Map(plan.streamedDense.map((d) => [d.name, d.group]));
+      source = { kind: 'stream', direct: true, prefetch: opts.streamPrefetch ?? true, readers: STREAM_READERS, maxRead: plan.streamMaxRead, groupOf: (name) => groups.get(name) };
     }
     const built = buildLlama(file, {
-      maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache, allLogits: this.flash,
-      ...(fi ? { flash: { slotsPerLayer } } : {}),
+      maxTokens: opts.batch, nCtx: opts.nCtx, kvType: opts.kvType, weightCache: this.weightCache, allLogits: this.onePlan, source,
+      ...(fi ? { flash: { slotsPerLayer, ...(opts.thresholds ? { thresholds: opts.thresholds } : {}), ...(opts.flashReaders ? { readers: opts.flashReaders } : {}), ...(opts.flashMaxRead ? { maxRead: opts.flashMaxRead } : {}), ...(opts.flashMaxGap !== undefined ? { maxGap: opts.flashMaxGap } : {}), ...(opts.flashSimd !== undefined ? { simd: opts.flashSimd } : {}), sharedArena } } : {}),
     });
     this.hparams = built.hp;
     this.weightBytes = built.weightBytes;
     this.nCtx = opts.nCtx;
     this.batch = opts.batch;
     this.exec = createPlan(built.spec);
-    this.logitsBuf = new Float32Array(this.hparams.nVocab * (this.flash ? opts.batch : 1));
+    this.logitsBuf = new Float32Array(this.hparams.nVocab * (this.onePlan ? opts.batch : 1));
   }
 
   static load(path: string, opts: LoadOptions = {}): Model {
     const file = readGGUF(path);
     const ctxMeta = Math.min(4096, (file.metadata.get(`${String(file.metadata.get('general.architecture'))}.context_length`) as number | undefined) ?? 2048);
-    const o: Required<Omit<LoadOptions, 'ramBudget'>> = {
+    const o = {
+      ...opts,
       nCtx: expectInt('loadModel', 'nCtx', opts.nCtx ?? ctxMeta, 1, 1 << 20),
       batch: expectInt('loadModel', 'batch', opts.batch ?? 64, 1, 4096),
       kvType: opts.kvType ?? 'f32',
       density: opts.density ?? 1,
+      weights: opts.weights ?? 'read',
     };
     if (o.kvType !== 'f32' && o.kvType !== 'f16') throw new RangeError(`loadModel: kvType must be 'f32' or 'f16', received ${String(o.kvType)}`);
+    if (!['read', 'mmap', 'layers'].includes(o.weights)) throw new RangeError(`loadModel: weights must be 'read', 'mmap' or 'layers', received ${String(o.weights)}`);
+    if (o.thresholds !== undefined && (!Array.isArray(o.thresholds) || o.thresholds.some((t) => !(Number.isFinite(t) && t >= 0)))) throw new RangeError('loadModel: thresholds must be an array of finite numbers >= 0');
+    if (o.weights !== 'read' && opts.ramBudget !== undefined) throw new RangeError(`loadModel: weights '${o.weights}' does not take a ramBudget (the OS, or one layer buffer, holds the weights)`);
     const plan = opts.ramBudget !== undefined ? planResidency(file, { ramBudget: parseBudget(opts.ramBudget), nCtx: o.nCtx, batch: o.batch, kvType: o.kvType, density: o.density }) : undefined;
     return new Model(file, o, plan);
   }
@@ -114,7 +159,8 @@ export class Model {
 
   private live(fn: string): NativePlan {
     if (!this.exec) throw new BitflashDisposedError(`${fn}: the model is disposed`);
-    if (this.busy) throw new BitflashError('ERR_BITFLASH_ARG', `${fn}: the model is already running a call (one at a time per model)`);
+    // One call at a time per model (one KV cache): a second one is refused at once, not queued.
+    if (this.busy) throw new BitflashArgumentError(`${fn}: the model is already running a call (one at a time per model)`);
     return this.exec;
   }
 
@@ -126,14 +172,14 @@ export class Model {
       signal?.throwIfAborted();
       const chunk = Int32Array.from(tokens.slice(i, i + this.batch));
       await callAsync(() => plan.step(chunk, pos + i, this.logitsBuf));
-      last = this.flash ? chunk.length - 1 : 0;
+      last = this.onePlan ? chunk.length - 1 : 0;
     }
     return this.logitsBuf.subarray(last * V, (last + 1) * V);
   }
 
   /** I/O and cache figures of a flash-layout model since the last reset (undefined for dense models). */
   flashStats(reset = false): FlashStepStats | undefined {
-    if (!this.flash || !this.exec) return undefined;
+    if (!this.exec || (!this.flash && this.opts.weights !== 'layers')) return undefined;
     const s = this.exec.flashStats();
     if (reset) this.exec.resetFlashStats();
     return s;
@@ -227,6 +273,22 @@ export class Model {
     }
   }
 
+  /**
+   * One decode step: runs `token` at position `pos` (the KV cache must hold positions 0..pos-1
+   * from earlier steps) and returns its logits (a view valid until the next call).
+   */
+  async decodeStep(token: number, pos: number): Promise<Float32Array> {
+    const plan = this.live('decodeStep');
+    expectInt('decodeStep', 'token', token, 0, this.hparams.nVocab - 1);
+    expectInt('decodeStep', 'pos', pos, 0, this.nCtx - 1);
+    this.busy = true;
+    try {
+      return await this.forward(plan, [token], pos);
+    } finally {
+      this.busy = false;
+    }
+  }
+
   /** Logits after each token (rows of nVocab), from position 0. */
   async logits(tokens: readonly number[]): Promise<Float32Array> {
     this.live('logits');
@@ -234,7 +296,7 @@ export class Model {
     for (const t of tokens) expectInt('logits', 'token', t, 0, this.hparams.nVocab - 1);
     this.busy = true;
     try {
-      if (this.flash) {
+      if (this.onePlan) {
         const V = this.hparams.nVocab;
         const out = new Float32Array(tokens.length * V);
         const exec = this.exec!;
@@ -305,7 +367,7 @@ export const CALIBRATION_TEXT_PATH = path.join(packageRoot, 'models', 'calibrati
 export async function loadModel(file: string, opts: LoadOptions & { calibrationText?: string } = {}): Promise<Model> {
   const m = Model.load(file, opts);
   const density = opts.density ?? 1;
-  if (density < 1 && m.isFlash) {
+  if (density < 1 && m.isFlash && !opts.thresholds) {
     try {
       await m.calibrate(opts.calibrationText ?? readFileSync(CALIBRATION_TEXT_PATH, 'utf8'), density);
     } catch (e) {

@@ -43,7 +43,7 @@ export function dyadicValue(d: Dyadic): number {
   return d.m / 2 ** d.s;
 }
 
-function checkDyadic(fn: string, arg: string, d: unknown): Dyadic {
+export function checkDyadic(fn: string, arg: string, d: unknown): Dyadic {
   if (typeof d !== 'object' || d === null) throw typeError(fn, arg, 'a Dyadic { m, s }', d);
   const { m, s } = d as { m: unknown; s: unknown };
   expectInt(fn, `${arg}.m`, m, -(2 ** 31), 2 ** 31 - 1);

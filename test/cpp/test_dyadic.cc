@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bitflash/dyadic.h"
@@ -272,6 +273,60 @@ TEST_CASE("requantize: every variant equals the reference bit for bit") {
     for (size_t r = 0; r < rows; r++) requantize__ref(in.data() + r * ch, ch, m.data(), true, -3, DType::i8, want.data() + r * ch);
     requantize(in.data(), in.size(), m.data(), ch, -3, DType::i8, got.data());
     CHECK(want == got);
+  }
+}
+
+// Targets the rounding steps one by one (the NEON path builds them from sqshl, sqrdmulh and a
+// sign-fixed srshl): exact ties of RDBPOT for every k = s - 31 in 1..31 and both signs (m = 2^30 makes
+// SRDHM(x, m) = floor((x + 1) / 2), so x = 2h hits h exactly), the neighbours of each tie, the int32
+// extremes with every left shift (saturation) and the SRDHM overflow INT32_MIN * INT32_MIN.
+TEST_CASE("requantize: ties of every rounding shift, saturating left shifts and the int32 extremes, on every path") {
+  CapGuard g;
+  std::vector<int32_t> in;
+  std::vector<Dyadic> mults;
+  for (int k = 1; k <= 31; k++) {
+    for (int64_t j : {0, 1, 2, 7, 100, 1000}) {
+      const int64_t tie = (2 * j + 1) << (k - 1);
+      for (int64_t d : {-1, 0, 1})
+        for (int64_t sign : {-1, 1}) {
+          const int64_t h = sign * tie + d;
+          if (2 * h >= INT32_MIN && 2 * h <= INT32_MAX) {
+            in.push_back(static_cast<int32_t>(2 * h));
+            mults.push_back({1 << 30, 31 + k});
+          }
+        }
+    }
+  }
+  for (int s = 0; s <= 62; s++)
+    for (int32_t x : {INT32_MIN, INT32_MIN + 1, INT32_MAX, -1, 0, 1, -(1 << 30), 1 << 30, -3, 3})
+      for (int32_t m : {INT32_MIN, INT32_MAX, 1 << 30, -(1 << 30), 1, -1}) {
+        in.push_back(x);
+        mults.push_back({m, s});
+      }
+  const size_t n = in.size();
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    const RequantizeFn k = requantize_kernel().fn;
+    for (DType t : {DType::i8, DType::u8, DType::i16})
+      for (int32_t zp : {0, t == DType::u8 ? 255 : -128, t == DType::i16 ? 32767 : 127}) {
+        if (t == DType::u8 && zp == 127) zp = 128;
+        // per channel: every (x, multiplier) pair in one call
+        std::vector<int16_t> want(n), got(n);
+        requantize__ref(in.data(), n, mults.data(), true, zp, t, want.data());
+        k(in.data(), n, mults.data(), true, zp, t, got.data());
+        REQUIRE_MESSAGE(std::memcmp(want.data(), got.data(), n * (t == DType::i16 ? 2 : 1)) == 0,
+                        "per channel isa=" << std::string(isa_name(isa)) << " zp=" << zp);
+        // per tensor: each multiplier over 16 copies of its input (the vector body, not the tail)
+        for (size_t e = 0; e < n; e++) {
+          std::vector<int32_t> v(16, in[e]);
+          std::vector<int16_t> w1(16), g1(16);
+          requantize__ref(v.data(), 16, &mults[e], false, zp, t, w1.data());
+          k(v.data(), 16, &mults[e], false, zp, t, g1.data());
+          REQUIRE_MESSAGE(std::memcmp(w1.data(), g1.data(), 16 * (t == DType::i16 ? 2 : 1)) == 0,
+                          "per tensor isa=" << std::string(isa_name(isa)) << " x=" << in[e] << " m=" << mults[e].m
+                                            << " s=" << mults[e].s << " zp=" << zp);
+        }
+      }
   }
 }
 

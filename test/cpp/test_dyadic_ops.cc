@@ -85,8 +85,10 @@ TEST_CASE("add with rescale: exhaustive int8 pairs, every variant equals the ref
   std::vector<int8_t> a(65536), b(65536);
   for (int i = 0; i < 65536; i++) a[i] = static_cast<int8_t>(i & 255), b[i] = static_cast<int8_t>(i >> 8);
   struct Cfg { double sa; int32_t za; double sb; int32_t zb; double sy; int32_t zy; };
-  for (const Cfg& c : {Cfg{0.05, 0, 0.05, 0, 0.1, 0}, Cfg{0.02, 3, 0.07, -5, 0.08, 7}, Cfg{1.0, -128, 0.001, 127, 0.5, -20}}) {
+  for (const Cfg& c : {Cfg{0.05, 0, 0.05, 0, 0.1, 0}, Cfg{0.03, -7, 0.03, -7, 0.05, 4}, Cfg{0.02, 3, 0.07, -5, 0.08, 7}, Cfg{1.0, -128, 0.001, 127, 0.5, -20}}) {
     const AddParams p = add_prepare(c.sa, c.za, c.sb, c.zb, c.sy, c.zy);
+    // equal input scales and zero points: the pair table is symmetric (the AVX-512 kernel reads half of it)
+    CHECK(p.yab_symmetric == (c.sa == c.sb && c.za == c.zb));
     std::vector<int8_t> want(65536), got(65536);
     add_rescale__ref(a.data(), b.data(), 65536, p, want.data());
     double maxerr = 0;
@@ -180,11 +182,15 @@ TEST_CASE("i-exp: hand-set constants outside the 16-bit product fast paths, ever
   CapGuard g;
   std::vector<int16_t> d(32769);
   for (int i = 0; i <= 32768; i++) d[i] = static_cast<int16_t>(-i);
-  for (int variant = 0; variant < 3; variant++) {
-    ExpParams p = exp_prepare(0.1, ExpMethod::ibert_poly);
+  for (int variant = 0; variant < 7; variant++) {
+    ExpParams p = exp_prepare(0.1, variant == 6 ? ExpMethod::shift : ExpMethod::ibert_poly);
     if (variant == 0) p.b_int = 0x3ffe;            // u may be negative: no vpmaddwd for u * u
     if (variant == 1) p.b_int = 0x3fff;            // the smallest b_int the fast path takes
     if (variant == 2) p.b_int = 32767, p.c_int = 0;  // the largest (u * u < 2^30)
+    if (variant == 3) p.b_int = 32767, p.c_int = (1 << 30) - 1;  // the largest c_int of the logical-shift path
+    if (variant == 4) p.b_int = 32767, p.c_int = 1 << 30;        // just outside it
+    if (variant == 5) p.c_int = -5;                              // negative z possible: arithmetic shifts
+    if (variant == 6) p.mul = 40000, p.g = 12, p.d_min = -32768; // Shift-exp without vpmaddwd for d * mul
     std::vector<int32_t> want(d.size()), got(d.size());
     i_exp__ref(d.data(), d.size(), p, want.data());
     for (Isa isa : host_isas()) {
@@ -450,6 +456,12 @@ TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; th
         REQUIRE(a == b);
       }
 #endif
+#if defined(__aarch64__)  // likewise the arm64 kernels
+      if (has(Isa::neon)) {
+        lut_i8__neon(x.data() + off, n, tab, b.data());
+        REQUIRE(a == b);
+      }
+#endif
     }
   // the prepared tables are the references on every input, and the computing AVX2 kernels (kept for
   // fused epilogues, no longer dispatched) still equal them exhaustively
@@ -477,6 +489,38 @@ TEST_CASE("int8 table kernels: lut_i8 on every path equals the scalar lookup; th
         REQUIRE(r == k);
       }
 #endif
+    }
+  }
+}
+
+TEST_CASE("dyadic dispatch: each capped ISA selects its own kernels (so the loops above test them)") {
+  CapGuard guard;
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    const std::string rq = requantize_kernel().name, add = add_rescale_kernel().name, ex = i_exp_kernel().name;
+    const std::string sm = softmax_kernel().name, ge = i_gelu_kernel().name, sg = sigmoid_mul_kernel().name;
+    const std::string nm = norm_kernel().name;
+    INFO("isa=" << std::string(isa_name(isa)));
+    if (isa == Isa::scalar) {
+      CHECK(rq == "requantize__ref");
+      CHECK(nm == "norm__ref");
+    }
+    if (isa == Isa::avx2 || isa == Isa::avxvnni) {
+      CHECK(rq == "requantize__avx2");
+      CHECK(nm == "norm__avx2");
+    }
+    if (isa == Isa::avx512vnni) {
+      CHECK(rq == "requantize__avx512");
+      CHECK(nm == "norm__avx512");
+    }
+    if (isa == Isa::neon || isa == Isa::dotprod || isa == Isa::i8mm) {
+      CHECK(rq == "requantize__neon");
+      CHECK(add == "add_rescale__neon");
+      CHECK(ex == "i_exp__neon");
+      CHECK(sm == "softmax__neon");
+      CHECK(ge == "i_gelu__lut_neon");
+      CHECK(sg == "sigmoid_mul__lut_neon");
+      CHECK(nm == (isa == Isa::neon ? "norm__neon" : "norm__dotprod"));
     }
   }
 }

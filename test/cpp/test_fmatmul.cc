@@ -10,6 +10,7 @@
 #include "bitflash/error.h"
 #include "bitflash/fmatmul.h"
 #include "bitflash/isa.h"
+#include "test-util.h"
 
 using namespace bitflash;
 
@@ -17,8 +18,7 @@ TEST_CASE("float-weight matmul matches float64 on every path, f32 and f16 weight
   std::mt19937 rng(7);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const Isa saved = isa_cap();
-  for (Isa isa : {Isa::scalar, Isa::avx2, Isa::avxvnni, Isa::avx512vnni}) {
-    if (!cpu_supports(isa)) continue;
+  for (Isa isa : test::host_isas()) {
     set_isa_cap(isa);
     for (DType t : {DType::f32, DType::f16}) {
       for (size_t m : {1, 2, 3, 4, 5, 9}) {

@@ -461,3 +461,71 @@ TEST_CASE("A file truncated under the reader gives ERR_BITFLASH_IO, not garbage"
     CHECK(std::string(e.what()).find("unexpected end of file") != std::string::npos);
   }
 }
+
+TEST_CASE("A file replaced (renamed over) while open: the open File keeps reading the old, intact bytes") {
+  // A model replaced while a generation runs (e.g. a re-convert renaming its output into place): the
+  // reader holds the old inode, so every read stays consistent with the header it was planned from.
+  TempFile old_file("/var/tmp", 2 << 20);
+  File f(old_file.path);
+  ReaderPool pool(ReaderOptions{2});
+  const std::string repl = old_file.path + ".new";
+  {
+    int fd = ::open(repl.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    std::vector<uint8_t> zeros(64 << 10, 0);
+    REQUIRE(::write(fd, zeros.data(), zeros.size()) == static_cast<ssize_t>(zeros.size()));
+    ::close(fd);
+  }
+  REQUIRE(::rename(repl.c_str(), old_file.path.c_str()) == 0);
+  std::mt19937_64 rng(21);
+  for (int it = 0; it < 4; it++) {
+    Batch b = random_batch(rng, f, it % 2 == 0, 16);
+    pool.read(b.reqs);
+    CHECK(b.verify());
+  }
+  // A File opened on the path now sees the replacement.
+  File g(old_file.path);
+  CHECK(g.size() == (64u << 10));
+}
+
+TEST_CASE("Fault injection: a fault on the Nth read of a batch, for every N; the pool recovers each time") {
+  TempFile disk("/var/tmp", 4 << 20);
+  HookGuard guard;
+  for (DirectMode mode : {DirectMode::Auto, DirectMode::Never}) {
+    File f(disk.path, mode);
+    ReaderOptions o;
+    o.threads = 3;
+    o.coalesce = false;
+    ReaderPool pool(o);
+    std::mt19937_64 rng(33);
+    const Batch probe = random_batch(rng, f, true, 12);
+    const size_t reads = probe.reqs.size();
+    for (int err : {EIO, ENOSPC, EINTR}) {
+      for (size_t nth = 0; nth < reads; nth++) {
+        CAPTURE(err);
+        CAPTURE(nth);
+        std::atomic<size_t> calls{0};
+        set_fault_hook([&](FaultOp op, const File&, uint64_t, size_t) {
+          if (op != FaultOp::Read) return FaultAction{};
+          return calls++ == nth ? FaultAction{err} : FaultAction{};
+        });
+        std::mt19937_64 r2(33);
+        Batch b = random_batch(r2, f, true, 12);
+        bool threw = false;
+        try {
+          pool.read(b.reqs);
+        } catch (const Error& e) {
+          threw = true;
+          CHECK(std::string(e.code()) == kErrIo);
+        }
+        CHECK(threw == (err != EINTR));  // EINTR is retried, the others are the batch's error
+        if (!threw) CHECK(b.verify());
+        clear_fault_hook();
+        std::mt19937_64 r3(33);
+        Batch again = random_batch(r3, f, true, 12);
+        pool.read(again.reqs);
+        REQUIRE(again.verify());
+      }
+    }
+  }
+}

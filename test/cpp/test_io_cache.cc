@@ -1,8 +1,12 @@
 // NeuronCache: invariants under random acquire/erase/trim sequences, checked against a simple
 // model (a map of residents with their last use), slot contents preserved across moves.
 #include <doctest/doctest.h>
+#include <errno.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <string>
 #include <map>
 #include <random>
 #include <set>
@@ -224,4 +228,55 @@ TEST_CASE("NeuronCache: random sequences keep the invariants of a simple model")
     CHECK(s.misses == misses_n);
     CHECK(s.evictions == evictions);
   }
+}
+
+TEST_CASE("NeuronCache + ReaderPool: a fill that fails with EIO is erased; residents untouched, the next acquire refills") {
+  // The pattern of the flash FFN (cpp/graph/ffn-flash.cc): acquire, read the misses in one batch,
+  // and on a read error erase the misses so no half-filled slot is ever served as a hit.
+  const size_t slot = 4096;
+  const uint32_t N = 64;
+  std::string path = "/var/tmp/bitflash-test-cache-fault-" + std::to_string(::getpid());
+  {
+    std::vector<uint8_t> bytes(N * slot);
+    for (uint32_t n = 0; n < N; n++) fill(bytes.data() + n * slot, slot, 0, n);
+    FILE* fp = fopen(path.c_str(), "wb");
+    REQUIRE(fp != nullptr);
+    REQUIRE(fwrite(bytes.data(), 1, bytes.size(), fp) == bytes.size());
+    fclose(fp);
+  }
+  File f(path);
+  ReaderPool pool(ReaderOptions{2});
+  NeuronCache cache({slot, 1, N, 16, 2});
+  auto load = [&](const std::vector<uint32_t>& ids) {
+    std::vector<void*> slots(ids.size());
+    std::vector<size_t> misses;
+    cache.acquire(0, ids.data(), ids.size(), slots.data(), &misses);
+    std::vector<ReadRequest> batch;
+    for (size_t mi : misses) batch.push_back({&f, uint64_t(ids[mi]) * slot, slot, slots[mi]});
+    try {
+      pool.read(batch);
+    } catch (...) {
+      for (size_t mi : misses) cache.erase(0, ids[mi]);
+      throw;
+    }
+    return slots;
+  };
+  cache.begin_step();
+  std::vector<void*> s = load({1, 2, 3, 4});
+  for (uint32_t i = 0; i < 4; i++) CHECK(holds(s[i], slot, 0, i + 1));
+  cache.begin_step();
+  set_fault_hook([](FaultOp op, const File&, uint64_t off, size_t) {
+    return op == FaultOp::Read && off >= 10 * 4096 ? FaultAction{EIO} : FaultAction{};
+  });
+  CHECK_THROWS_AS(load({3, 10, 11, 12}), Error);
+  clear_fault_hook();
+  CHECK(cache.resident(0) == 4);  // 1..4 stay, 10..12 are gone
+  CHECK(cache.find(0, 10) == nullptr);
+  CHECK(cache.find(0, 11) == nullptr);
+  for (uint32_t n = 1; n <= 4; n++) CHECK(holds(cache.find(0, n), slot, 0, n));
+  cache.begin_step();
+  s = load({3, 10, 11, 12});
+  CHECK(holds(s[0], slot, 0, 3));
+  for (uint32_t i = 1; i < 4; i++) CHECK(holds(s[i], slot, 0, 9 + i));
+  ::unlink(path.c_str());
 }

@@ -156,9 +156,11 @@ void check_f32_case(DType dt, size_t m, size_t n, size_t k, int group, bool zp, 
     set_isa_cap(isa);
     for (int use_pack = 0; use_pack < 2; use_pack++) {
       const std::string kname = matmul_kernel_name(dt, use_pack && m >= matmul_gemm_min_m() ? MatMulPath::gemm : MatMulPath::gemv);
-      // x86 paths each have their kernel; the arm64 paths have none yet and run the reference
-      const bool has_kernels = isa == Isa::avx2 || isa == Isa::avxvnni || isa == Isa::avx512vnni;
-      REQUIRE(kname.find(std::string("__") + (has_kernels ? isa_name(isa) : "ref")) != std::string::npos);
+      // every SIMD path has its own kernel, except that the i8mm path's GEMV is the dotprod one (smmla
+      // needs two activation rows to pair; see cpp/kernels/i8mm/matmul--i8mm.cc)
+      const bool gemm = use_pack && m >= matmul_gemm_min_m();
+      const Isa want = isa == Isa::i8mm && !gemm ? Isa::dotprod : isa;
+      REQUIRE(kname.find(std::string("__") + (isa == Isa::scalar ? "ref" : isa_name(want))) != std::string::npos);
       std::vector<float> y(m * ldy, 12345.0f);
       matmul_f32(w.v, use_pack ? pk : nullptr, use_pack ? pack_size(w.v, m) : 0, x.data(), x.size(), m, ldx, y.data(), y.size(), ldy);
       for (size_t i = 0; i < m; i++) {
@@ -597,4 +599,20 @@ TEST_CASE("matmul_i8_requant: argument errors") {
   CHECK_THROWS_AS(call(w.v, &d, 1, 0, bias.data(), y.size()), Error);
   OwnedW q = make_w(DType::q8_0, 4, 32, 0, false, 0, 0, Fill::random, rng);
   CHECK_THROWS_AS(call(q.v, &d, 1, 0, nullptr, y.size()), Error);  // not i8c
+}
+
+// The packed GEMMs tile 4 activation rows (the i8mm kernel pairs them for smmla, an odd last row paired with
+// itself) by 8 weight rows: every remainder m % 4 and column edges inside and across the 8-row halves.
+// (The shapes above reach m % 4 == 0 and 1 only once m >= matmul_gemm_min_m().)
+TEST_CASE("packed GEMM: every activation-row remainder and column edge, f32 / i32 / requant, every host path") {
+  uint32_t seed = 4000;
+  for (size_t m : {6, 7, 10, 11})
+    for (size_t n : {1, 7, 9, 24, 31}) {
+      for (DType dt : {DType::q8_0, DType::q4_0, DType::i8c, DType::i4g})
+        check_f32_case(dt, m, n, 96, 32, seed & 1, 0, 0, seed), seed++;
+      check_i32_case(m, n, 96, seed & 1, Fill::random, -1, 0, seed), seed++;
+      check_rq_case(m, n, 96, seed & 1, (seed >> 1) & 1, true, true, Fill::random, -1, seed), seed++;
+    }
+  check_i32_case(7, 9, 4096, false, Fill::max_neg, 0x80, 0, seed++);  // -128 x -128 everywhere, odd pair
+  check_rq_case(11, 17, 8192, true, true, true, true, Fill::max_pos, 0xff, seed++);
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bitflash/error.h"
@@ -180,4 +181,28 @@ TEST_CASE("q4_K dequantization: hand-built super-block") {
   CHECK(y[64] == 0.0f);                  // pair 2: sc 0, min 0
   CHECK(y[160] == 0.5f * 23 * 9 - 0.25f * 35);  // pair 5 (high nibbles of qs[64..95])
   CHECK_THROWS_AS(dequantize_q4_K(&b, 100, y.data()), Error);
+}
+
+// q4_0's x*id + 8.5f is two f32 roundings (the reference rule); a fused multiply-add rounds once and truncates
+// to a different nibble here: max -24 gives d = 3, id = fl(1/3), and -22.5 * id = -7.50000015 rounds to -7.5
+// (nibble 1) while the unrounded sum 0.99999985 truncates to 0. Each such element is checked on every path.
+TEST_CASE("q4_0 quantizer: x*id + 8.5 is rounded twice on every path (no fused multiply-add)") {
+  CapGuard g;
+  std::vector<float> x(64, 0.0f);
+  x[0] = -24.0f;
+  const float ties[] = {-22.5f, -19.5f, -16.5f, -13.5f};
+  for (size_t j = 0; j < 4; j++) x[1 + j] = ties[j];
+  x[32] = -24.0f;
+  for (size_t j = 0; j < 31; j++) x[33 + j] = -22.5f + 3.0f * static_cast<float>(j % 10);
+  std::vector<block_q4_0> ref(2), got(2);
+  q4_0_quant__ref(x.data(), ref.data(), 2);
+  // the reference itself follows the rule (element 1 of block 0 is nibble 1, in the low nibble of qs[1])
+  CHECK((ref[0].qs[1] & 0x0f) == 1);
+  CHECK((ref[0].qs[2] & 0x0f) == 2);
+  for (Isa isa : host_isas()) {
+    set_isa_cap(isa);
+    quantize_q4_0(x.data(), x.size(), got.data());
+    CHECK_MESSAGE(std::memcmp(ref.data(), got.data(), sizeof(block_q4_0) * 2) == 0,
+                  std::string(q4_0_quant_kernel().name));
+  }
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "bitflash/error.h"
@@ -105,4 +106,45 @@ TEST_CASE("q8_0 rejects bad input") {
   CHECK_THROWS_AS(quantize_q8_0(x.data(), 32, y.data()), Error);
   x[5] = INFINITY;
   CHECK_THROWS_AS(quantize_q8_0(x.data(), 32, y.data()), Error);
+}
+
+// The block scale's f32 -> f16 rounding on every path (the arm64 kernels use the FPU's fcvt, the reference a
+// software rounding): block maxima from 2^-135 (f32 subnormals, where 1/d overflows and the codes are defined
+// as zero) through 2^-40 (d a subnormal f16 or 0) to 2^24 (d overflows to inf), and mantissas at the f16 tie
+// points, for q8_0 and q4_0.
+TEST_CASE("q8_0 / q4_0 quantizers: scales across the f16 range bit-exact on every path") {
+  test::CapGuard g;
+  std::mt19937 rng(77);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> x;
+  for (int e = -135; e <= 24; e++)
+    for (float mant : {1.0f, 1.0f + 1.0f / 2048.0f, 1.0f + 3.0f / 2048.0f, 1.9990234375f, 1.5f + 1.0f / 4096.0f}) {
+      const float amax = std::ldexp(mant, e);
+      for (int j = 0; j < 32; j++) x.push_back(amax * u(rng));
+      x[x.size() - 32 + static_cast<size_t>(e & 31)] = (e & 1) ? -amax : amax;
+    }
+  const size_t nb = x.size() / 32;
+  std::vector<block_q8_0> w8(nb), g8(nb);
+  std::vector<block_q4_0> w4(nb), g4(nb);
+  q8_0_quant__ref(x.data(), w8.data(), nb);
+  q4_0_quant__ref(x.data(), w4.data(), nb);
+  for (Isa isa : test::host_isas()) {
+    set_isa_cap(isa);
+    quantize_q8_0(x.data(), x.size(), g8.data());
+    quantize_q4_0(x.data(), x.size(), g4.data());
+    CHECK_MESSAGE(std::memcmp(w8.data(), g8.data(), nb * sizeof(block_q8_0)) == 0, std::string(q8_0_quant_kernel().name));
+    CHECK_MESSAGE(std::memcmp(w4.data(), g4.data(), nb * sizeof(block_q4_0)) == 0, std::string(q4_0_quant_kernel().name));
+    std::vector<float> dr(x.size()), dg(x.size());
+    q8_0_dequant__ref(w8.data(), dr.data(), nb);
+    dequantize_q8_0(w8.data(), x.size(), dg.data());
+    CHECK_MESSAGE(std::memcmp(dr.data(), dg.data(), dr.size() * 4) == 0, std::string(q8_0_dequant_kernel().name));
+  }
+  // the range really reaches both ends of f16
+  bool sub = false, inf = false;
+  for (const block_q8_0& b : w8) {
+    sub = sub || ((b.d & 0x7c00u) == 0 && (b.d & 0x3ffu) != 0);
+    inf = inf || (b.d & 0x7fffu) == 0x7c00u;
+  }
+  CHECK(sub);
+  CHECK(inf);
 }

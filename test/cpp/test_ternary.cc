@@ -502,5 +502,12 @@ TEST_CASE("ternary dispatch: each capped ISA selects its own kernels (so the loo
       CHECK(mad == "tq2_q8_gemm_4x4c64__avx512vnni");
       CHECK(lut == "tl3_q8_gemm_1x16c3__avx512vnni");
     }
+    if (isa == Isa::neon) CHECK(mad == "tq2_q8_gemm_4x4c16__neon");
+    if (isa == Isa::dotprod || isa == Isa::i8mm) CHECK(mad == "tq2_q8_gemm_4x4c16__dotprod");
+    if (isa == Isa::neon || isa == Isa::dotprod || isa == Isa::i8mm) {
+      CHECK(lut == "tl3_q8_gemm_1x16c3__neon");
+      CHECK(std::string(ternary_lut_build_kernel().name) == "tl3_lut_build__neon");
+      CHECK(std::string(q8t_quant_kernel().name) == "q8t_quant__neon");
+    }
   }
 }

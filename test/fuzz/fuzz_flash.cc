@@ -69,6 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   f->max_read = 4096 * in.ConsumeIntegralInRange<size_t>(1, 8);
   f->direct = false;
   f->record = in.ConsumeBool();
+  f->shared_arena = in.ConsumeBool();
+  f->simd = in.ConsumeBool();  // per-neuron SIMD kernels on q4_0 / q8_0 rows, or rows decoded to f32
 
   // The bundle file: exactly as long as the spec needs, or a few bytes off either way.
   MemFile mf;

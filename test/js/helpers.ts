@@ -54,7 +54,8 @@ export function q8_0Reference(x: Float32Array): Uint8Array {
     let amax = 0;
     for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[i * 32 + j]!));
     const d = Math.fround(amax / 127);
-    const id = d !== 0 ? Math.fround(1 / d) : 0;
+    // 1 / d overflowing f32 (amax < 127 * 2^-128) is undefined in llama.cpp's int8 cast: bitflash defines id = 0
+    const id = d !== 0 && Number.isFinite(Math.fround(1 / d)) ? Math.fround(1 / d) : 0;
     dv.setUint16(i * 34, f32ToF16(d), true);
     for (let j = 0; j < 32; j++) {
       const v = Math.fround(x[i * 32 + j]! * id);

@@ -32,7 +32,8 @@ export function q4_0Reference(x: Float32Array): Uint8Array {
       }
     }
     const d = fr(max / -8);
-    const id = d !== 0 ? fr(1 / d) : 0;
+    // 1 / d overflowing f32 (|d| < 2^-128) is undefined in llama.cpp's int8 cast: bitflash defines id = 0 (codes 8)
+    const id = d !== 0 && Number.isFinite(fr(1 / d)) ? fr(1 / d) : 0;
     dv.setUint16(i * 18, f32ToF16(d), true);
     for (let j = 0; j < 16; j++) {
       const x0 = fr(x[i * 32 + j]! * id);

@@ -97,6 +97,9 @@ void requantize__avx2(const int32_t* in, size_t n, const Dyadic* mult, bool per_
 // shift into one exact 64-bit computation; i8/u8 stored 64 at a time through saturating packs.
 void requantize__avx512(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,
                         DType out_type, void* out);
+// arm64 NEON: sqshl / sqrdmulh / sign-fixed srshl (bitflash/dyadic-neon-inl.h shows each equals the rule).
+void requantize__neon(const int32_t* in, size_t n, const Dyadic* mult, bool per_channel, int32_t zero_point,
+                      DType out_type, void* out);
 
 // =====================================================================================
 // Integer linear (reference only; the fused matmul epilogue uses the same requantize rule):
@@ -123,6 +126,9 @@ struct AddParams {
   // (one gather per 16 outputs instead of two gathers and a dyadic multiply). Shared so copies stay
   // cheap; nullptr (or any field changed after add_prepare: reset it then) means compute.
   std::shared_ptr<const int8_t> yab;
+  // Set by add_prepare when a_zp == b_zp and a_mult == b_mult: then y(a, b) = y(b, a), and
+  // add_rescale__avx512 reads yab at max(a, b) * 256 + min(a, b) only (half the table stays in L1).
+  bool yab_symmetric = false;
 };
 AddParams add_prepare(double a_scale, int32_t a_zp, double b_scale, int32_t b_zp, double y_scale, int32_t y_zp);
 void add_rescale(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
@@ -131,6 +137,7 @@ void add_rescale__ref(const int8_t* a, const int8_t* b, size_t n, const AddParam
 void add_rescale__avx2(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 // AVX-512 (under avx512vnni): both rescaled terms gathered from p.ta / p.tb, one dyadic multiply per element.
 void add_rescale__avx512(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
+void add_rescale__neon(const int8_t* a, const int8_t* b, size_t n, const AddParams& p, int8_t* y);
 
 // =====================================================================================
 // Integer exp and softmax.
@@ -160,6 +167,7 @@ void i_exp__ref(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 void i_exp__avx2(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 // AVX-512 (under avx512vnni): 16 lanes, the products by vpmaddwd when their factors fit 16 bits.
 void i_exp__avx512(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
+void i_exp__neon(const int16_t* d, size_t n, const ExpParams& p, int32_t* e);
 
 // Softmax over each row of int8 scores (scale in_scale) -> u8 probabilities with scale 1/256:
 // e_j = i-exp(x_j - max), S = sum e_j (64-bit), factor = S < 2^31 ? floor((2^31 - 1) / S) : 0 (one
@@ -177,6 +185,7 @@ void softmax__ref(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams
 void softmax__avx2(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 // AVX-512 (under avx512vnni): the exps gathered from p.etab (16 lanes), the rest as softmax__avx2.
 void softmax__avx512(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
+void softmax__neon(const int8_t* x, size_t rows, size_t cols, const SoftmaxParams& p, uint8_t* y);
 
 // =====================================================================================
 // i-GELU (I-BERT): GELU(x) = x/2 * (1 + erf(x/sqrt2)), erf(u) ~ sgn(u)*[1 - 0.2888*(min(|u|,1.769) - 1.769)^2]
@@ -201,6 +210,7 @@ void i_gelu__ref(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__lut_avx2(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 void i_gelu__lut_avx512(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
+void i_gelu__lut_neon(const int8_t* x, size_t n, const GeluParams& p, int8_t* y);
 
 // =====================================================================================
 // x * sigmoid(alpha * x) through the Shift-exp (I-ViT): ShiftGELU (alpha = 1.702 ~ 1 + 1/2 + 1/8 + 1/16,
@@ -226,6 +236,7 @@ void sigmoid_mul__ref(const int8_t* x, size_t n, const SigmoidMulParams& p, int8
 void sigmoid_mul__avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 void sigmoid_mul__lut_avx2(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 void sigmoid_mul__lut_avx512(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
+void sigmoid_mul__lut_neon(const int8_t* x, size_t n, const SigmoidMulParams& p, int8_t* y);
 
 // =====================================================================================
 // y[i] = tab[uint8_t(x[i])]: the int8 -> int8 table lookup behind the __lut_* kernels (AVX2: 16
@@ -233,6 +244,8 @@ void sigmoid_mul__lut_avx512(const int8_t* x, size_t n, const SigmoidMulParams& 
 void lut_i8__ref(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
 void lut_i8__avx2(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
 void lut_i8__avx512(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
+// arm64 NEON: one tbl + three tbx over the table held in 16 q registers, 16 bytes per step.
+void lut_i8__neon(const int8_t* x, size_t n, const int8_t* tab, int8_t* y);
 
 // =====================================================================================
 // Integer LayerNorm and RMSNorm over rows of int8 (the input scale and zero point cancel out, except
@@ -272,6 +285,9 @@ void norm__avx2(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 // AVX-512 (under avx512vnni): the row statistics with 16-bit multiply-adds (LayerNorm's V computed as
 // cols * (cols * sum x^2 - (sum x)^2), the same integer), the output 16 lanes at a time.
 void norm__avx512(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
+// arm64: NEON (statistics by smull + sadalp) and dotprod (sum x, sum x^2 by sdot); V as norm__avx512.
+void norm__neon(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
+void norm__dotprod(const int8_t* x, size_t rows, const NormParams& p, int8_t* y);
 
 // ---- scalar cores shared by the references and the SIMD tails (static: see above) ----
 namespace dyadic_detail {

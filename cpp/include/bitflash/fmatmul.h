@@ -19,6 +19,9 @@ void f16_f32_matmul__ref(const void* w, size_t ws, size_t k, const float* x, siz
 // a different summation order and fused multiply-add, bounded by k * 2^-23 * sum |w x|).
 void f32_f32_matmul_4x4__avx2(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1);
 void f16_f32_matmul_4x4__avx2(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1);
+// armv8-a Advanced SIMD: the same tile with 4-lane fmla (f16 widened by fcvtl); same tolerance.
+void f32_f32_matmul_4x4__neon(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1);
+void f16_f32_matmul_4x4__neon(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1);
 
 const Variant<FMatmulFn>& fmatmul_kernel(DType wtype);
 

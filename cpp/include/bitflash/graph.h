@@ -32,6 +32,11 @@ struct WeightSpec {
   size_t n = 0, k = 0;  // [n, k]; a 1-D weight (norm) has n = 1
   const void* data = nullptr;
   size_t bytes = 0;
+  // Streamed weights (StreamSpec): group >= 0 is read with its group of weights from file_offset of
+  // the stream file before an op uses it (data is then set by the executor); -2 is an embedding
+  // table whose rows are read one at a time; -1 (default) is resident at data.
+  int group = -1;
+  uint64_t file_offset = 0;
 };
 
 struct OpSpec {
@@ -65,13 +70,34 @@ struct FlashSpec {
   uint32_t window = 5;
   unsigned readers = 8;
   size_t max_read = 128 << 10;  // largest single read; each reader holds a bounce buffer of this size
+  size_t max_gap = 16 << 10;    // neighbouring bundles closer than this are read together (the gap is read too)
+  // One slot arena for all layers (slots_per_layer * layers slots, LRU across layers) instead of a
+  // partition per layer: a layer's whole active set then fits at once, so its misses go to the
+  // reader pool as one batch even when the budget buys fewer slots than layers * active neurons.
+  bool shared_arena = false;
+  bool simd = true;             // per-neuron SIMD kernels (q4_0 / q8_0 rows); false: rows decoded to f32 (the old path)
   bool direct = true;
   bool record = false;  // collect |silu(gate)| histograms for threshold calibration
 };
 
+// Weights streamed from a file per step (groups of weights read together, e.g. one layer): the
+// naive per-layer loader (one buffer, no prefetch) and the flash runtime's non-resident attention
+// and gate weights (two buffers: the next group is read while this one computes).
+struct StreamSpec {
+  std::string path;
+  bool direct = false;
+  bool prefetch = false;
+  unsigned readers = 1;
+  size_t max_read = 1 << 20;
+};
+
+// Per-step telemetry. bytes_read / reads_issued cover every read of the step (neuron bundles and
+// streamed weights); io_ns is the time compute waited for reads; compute_ns the rest of the step.
 struct FlashStats {
   uint64_t bytes_read = 0, reads_issued = 0, requests = 0, cache_hits = 0, cache_misses = 0, evictions = 0;
   uint64_t io_ns = 0, compute_ns = 0, neurons_active = 0, neurons_total = 0, resident_bytes = 0, arena_bytes = 0;
+  uint64_t steps = 0, step_ns = 0, stream_bytes = 0, stream_loads = 0, stream_prefetched = 0, stream_wait_ns = 0,
+           bundle_bytes = 0, bundle_reads = 0, bundle_read_busy_ns = 0, bundle_io_wall_ns = 0, stream_buffer_bytes = 0;
 };
 
 // Histogram of log2|silu(gate)|: bin b covers [2^((b - kHistZero)/8), 2^((b + 1 - kHistZero)/8)).
@@ -90,9 +116,11 @@ struct PlanSpec {
   int input_slot = -1;   // unused: inputs are token ids
   int output_slot = -1;  // copied to the caller's buffer after the step
   std::shared_ptr<FlashSpec> flash;  // set when the plan has ffn_flash ops
+  std::shared_ptr<StreamSpec> stream;  // set when some weights have group != -1
 };
 
 struct FlashState;
+struct StreamState;
 
 class Executor {
  public:
@@ -118,7 +146,11 @@ class Executor {
   std::vector<std::vector<uint16_t>> kcache16_, vcache16_;  // f16 cache
   std::vector<float> scratch_;
   std::unique_ptr<FlashState> flash_;
+  std::unique_ptr<StreamState> stream_;
+  FlashStats step_stats_;  // step count, step time and stream figures (flash_stats() merges them)
   void run_ffn_flash(const OpSpec& o, size_t rows);
+  void ensure_group(int g);
+  void embed_row_streamed(const WeightSpec& w, size_t id, float* out);
 };
 
 }  // namespace bitflash::graph

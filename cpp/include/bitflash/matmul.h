@@ -126,6 +126,10 @@ void matmul_i8_requant(const WeightView& w, const void* packed, size_t packed_by
 // conversion, so a block that cancels adds no error; the scaled terms are added in any order (a few
 // partial accumulators, then a horizontal sum): each sees at most nb + 4 roundings of u = 2^-24, so the
 // error is <= (nb + 4) * u * s; we allow 2 * (nb + 2) * u * s (>= that for nb >= 0).
+// That relative bound assumes no underflow: a scale product dw_b * dx_b below 2^-126 (subnormal f32,
+// e.g. an xScales of 1e-45) rounds with an absolute error up to 2^-150, which |isum_b| <= 2^19 scales
+// to 2^-131 per block (sums of subnormals are exact), so (nb + 4) * 2^-130 is added: nothing for
+// normal outputs, the whole bound for subnormal ones (found by test/js/property-matmul.test.ts).
 double matmul_f32_tolerance(size_t nb, double s);
 
 // ---- introspection (tests, `bitflash info`) ----

@@ -21,6 +21,8 @@ void q8_0_quant__ref(const float* x, block_q8_0* y, size_t nb);
 void q8_0_dequant__ref(const block_q8_0* x, float* y, size_t nb);
 void q8_0_quant__avx2(const float* x, block_q8_0* y, size_t nb);
 void q8_0_dequant__avx2(const block_q8_0* x, float* y, size_t nb);
+void q8_0_quant__neon(const float* x, block_q8_0* y, size_t nb);
+void q8_0_dequant__neon(const block_q8_0* x, float* y, size_t nb);
 
 // ---- ops ----
 // n must be a multiple of 32 and every value finite (throws Error(kErrArg) otherwise).
@@ -39,6 +41,7 @@ using QuantQ4_0Fn = void (*)(const float* x, block_q4_0* y, size_t nb);
 void q4_0_quant__ref(const float* x, block_q4_0* y, size_t nb);
 void q4_0_dequant__ref(const block_q4_0* x, float* y, size_t nb);  // y = d * (q - 8)
 void q4_0_quant__avx2(const float* x, block_q4_0* y, size_t nb);
+void q4_0_quant__neon(const float* x, block_q4_0* y, size_t nb);
 // q4_K dequantization, values equal to llama.cpp's dequantize_row_q4_K (scalar build): per 64 elements,
 // two 6-bit (scale, min) pairs unpacked from scales[12]; y = (d*sc) * q - (dmin*m), f32, no fma.
 void q4_K_dequant__ref(const block_q4_K* x, float* y, size_t nb);

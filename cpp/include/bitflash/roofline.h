@@ -24,6 +24,11 @@ double i8_peak__avx512vnni(uint64_t iters, int64_t* sink);  // vpdpbusd zmm
 double f32_peak__ref(uint64_t iters, int64_t* sink);
 double f32_peak__avx2(uint64_t iters, int64_t* sink);    // vfmadd ymm
 double f32_peak__avx512(uint64_t iters, int64_t* sink);  // vfmadd zmm
+uint64_t read_sum__neon(const uint8_t* p, size_t bytes);
+double i8_peak__neon(uint64_t iters, int64_t* sink);     // smlal (8 MACs)
+double i8_peak__dotprod(uint64_t iters, int64_t* sink);  // sdot (16 MACs)
+double i8_peak__i8mm(uint64_t iters, int64_t* sink);     // smmla (32 MACs)
+double f32_peak__neon(uint64_t iters, int64_t* sink);    // fmla .4s
 
 const Variant<ReadSumFn>& read_sum_kernel();
 const Variant<PeakFn>& i8_peak_kernel();

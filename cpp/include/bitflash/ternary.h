@@ -116,6 +116,7 @@ using QuantActQ8tFn = void (*)(const float* x, size_t nblocks, block_q8_t* y);
 
 void q8t_quant__ref(const float* x, size_t nblocks, block_q8_t* y);
 void q8t_quant__avx2(const float* x, size_t nblocks, block_q8_t* y);
+void q8t_quant__neon(const float* x, size_t nblocks, block_q8_t* y);
 
 void tq2_q8_gemm__ref(const TernaryPackedView& w, const block_q8_t* act, size_t i0, size_t i1, size_t r0, size_t r1,
                       size_t b0, size_t b1, float* y, size_t ldy, int32_t* yi);
@@ -125,15 +126,24 @@ void tq2_q8_gemm_4x2c32__avxvnni(const TernaryPackedView&, const block_q8_t*, si
                                  size_t, float*, size_t, int32_t*);
 void tq2_q8_gemm_4x4c64__avx512vnni(const TernaryPackedView&, const block_q8_t*, size_t, size_t, size_t, size_t,
                                     size_t, size_t, float*, size_t, int32_t*);
+// arm64: smlal/smlal2 into int16 (neon) or sdot into int32 (dotprod); GEMM 4 x 4, GEMV 1 x 8.
+void tq2_q8_gemm_4x4c16__neon(const TernaryPackedView&, const block_q8_t*, size_t, size_t, size_t, size_t, size_t,
+                              size_t, float*, size_t, int32_t*);
+void tq2_q8_gemm_4x4c16__dotprod(const TernaryPackedView&, const block_q8_t*, size_t, size_t, size_t, size_t,
+                                 size_t, size_t, float*, size_t, int32_t*);
 
 void tl3_lut_build__ref(const block_q8_t* act, size_t rows, size_t nb, uint8_t* tables);
 void tl3_lut_build__avx2(const block_q8_t* act, size_t rows, size_t nb, uint8_t* tables);
+void tl3_lut_build__neon(const block_q8_t* act, size_t rows, size_t nb, uint8_t* tables);
 void tl3_q8_gemm__ref(const TernaryPackedView& w, const block_q8_t* act, const uint8_t* tables, size_t i0, size_t i1,
                       size_t r0, size_t r1, size_t b0, size_t b1, float* y, size_t ldy, int32_t* yi);
 void tl3_q8_gemm_1x16c3__avx2(const TernaryPackedView&, const block_q8_t*, const uint8_t*, size_t, size_t, size_t,
                               size_t, size_t, size_t, float*, size_t, int32_t*);
 void tl3_q8_gemm_1x16c3__avx512vnni(const TernaryPackedView&, const block_q8_t*, const uint8_t*, size_t, size_t,
                                     size_t, size_t, size_t, size_t, float*, size_t, int32_t*);
+// arm64 (neon and dotprod CPUs alike): tbl lookups, 16 weight rows per tile.
+void tl3_q8_gemm_1x16c3__neon(const TernaryPackedView&, const block_q8_t*, const uint8_t*, size_t, size_t, size_t,
+                              size_t, size_t, size_t, float*, size_t, int32_t*);
 
 // Tiles (MR activation rows x NR output rows) of the selected variants, used by the ops to split work.
 struct TernaryTile {

@@ -2,6 +2,7 @@
 // choice (found with a compare mask), the same f32 division and reciprocal, and the same truncation
 // of x*id + 8.5 (vcvttps2dq) clamped to 15.
 #include <immintrin.h>
+#include <cmath>
 
 #include "bitflash/quant.h"
 
@@ -30,12 +31,19 @@ void q4_0_quant__avx2(const float* x, block_q4_0* y, size_t nb) {
       max = xb[__builtin_ctz(mask)];
     }
     const float d = max / -8.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    // |d| < 2^-128: 1 / d overflows and x * id is not a code (llama.cpp's reference converts it to int8,
+    // undefined behaviour); its f16 d is 0 anyway, so the codes are defined as 8 (zero).
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
     y[i].d = static_cast<fp16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     const __m256 vid = _mm256_set1_ps(id), h = _mm256_set1_ps(8.5f);
     __m256i q[4];
-    for (int j = 0; j < 4; j++)
-      q[j] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[j], vid), h)), _mm256_set1_epi32(15));
+    for (int j = 0; j < 4; j++) {
+      // x*id and + 8.5 are two roundings (the reference's rule): the empty asm keeps GCC from contracting
+      // them into one vfmadd (-mfma), which truncates to a different nibble near the .5 points
+      __m256 p = _mm256_mul_ps(v[j], vid);
+      __asm__("" : "+x"(p));
+      q[j] = _mm256_min_epi32(_mm256_cvttps_epi32(_mm256_add_ps(p, h)), _mm256_set1_epi32(15));
+    }
     // elements 0..15 low nibbles, 16..31 high nibbles
     const __m256i lo = _mm256_packs_epi32(q[0], q[1]);  // 16-bit, lane-interleaved
     const __m256i hi = _mm256_packs_epi32(q[2], q[3]);

@@ -3,6 +3,8 @@
 // from truncation, since vroundps has no such mode.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "bitflash/quant.h"
 
 namespace bitflash {
@@ -32,7 +34,9 @@ void q8_0_quant__avx2(const float* x, block_q8_0* y, size_t nb) {
     m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
     const float amax = _mm_cvtss_f32(m4);
     const float d = amax / 127.0f;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    // amax < 127 * 2^-128: 1 / d overflows to infinity and x * id is not a code (llama.cpp's reference
+    // converts it to int8, undefined behaviour); its f16 d is 0 anyway, so the codes are defined as 0.
+    const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
     y[i].d = static_cast<fp16_t>(_cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT));
     const __m256 vid = _mm256_set1_ps(id);
     __m256i i0 = _mm256_cvttps_epi32(roundf_away(_mm256_mul_ps(v0, vid)));

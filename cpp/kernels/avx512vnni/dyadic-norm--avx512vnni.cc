@@ -87,26 +87,45 @@ void norm_fused(const int8_t* x, size_t rows, const NormParams& p, int8_t* y) {
   const __m512i big = _mm512_set1_epi32(1 << 24), nbig = _mm512_set1_epi32(-(1 << 24));
   const __m512i b31 = _mm512_set1_epi64(int64_t(1) << 31);
   const __m512i idx = _mm512_setr_epi32(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+  const bool madd_cn = n < 32768;
+  const int32_t cn = p.center ? static_cast<int32_t>(n) : 1;
+  // a row's sum, its factor f and shift k: a serial chain (reductions, square root, division)
+  struct RowF {
+    int32_t s;
+    int32_t f;
+    int k;
+  };
+  auto factor = [&](size_t r) {
+    int32_t s;
+    int64_t q;
+    row_stats(x + r * n, n, &s, &q);
+    if (!p.center) s = 0;
+    const uint64_t v = p.center ? static_cast<uint64_t>(static_cast<int64_t>(n) * (static_cast<int64_t>(n) * q - static_cast<int64_t>(s) * s))
+                                : static_cast<uint64_t>(q);
+    RowF o;
+    o.s = s;
+    o.f = static_cast<int32_t>(dyadic_detail::norm_factor(v, &o.k));  // f < 2^31
+    return o;
+  };
+  const __m512i vcn = _mm512_set1_epi32(cn);
+  if (rows == 0) return;
+  RowF next = factor(0);
   for (size_t r = 0; r < rows; r++) {
     const int8_t* xr = x + r * n;
     int8_t* yr = y + r * n;
-    int32_t s;
-    int64_t q;
-    row_stats(xr, n, &s, &q);
-    if (!p.center) s = 0;
-    const int32_t cn = p.center ? static_cast<int32_t>(n) : 1;
-    const uint64_t v = p.center ? static_cast<uint64_t>(static_cast<int64_t>(n) * (static_cast<int64_t>(n) * q - static_cast<int64_t>(s) * s))
-                                : static_cast<uint64_t>(q);
-    int k;
-    const int64_t f = dyadic_detail::norm_factor(v, &k);
-    const __m512i vf = _mm512_set1_epi32(static_cast<int32_t>(f));  // f < 2^31
-    const __m128i vk = _mm_cvtsi32_si128(k);
-    const __m512i vcn = _mm512_set1_epi32(cn), vs = _mm512_set1_epi32(s);
+    // the next row's chain is issued before this row's output pass, which does not depend on it:
+    // out-of-order execution overlaps the two
+    const RowF cur = next;
+    if (r + 1 < rows) next = factor(r + 1);
+    const __m512i vf = _mm512_set1_epi32(cur.f);
+    const __m128i vk = _mm_cvtsi32_si128(cur.k);
+    const __m512i vs = _mm512_set1_epi32(cur.s);
     // y (before the bias) for the 16 columns of block b; m masks the row's end
     auto block = [&](size_t b, __mmask16 m) {
       const ColBlock& cb = cbs[b];
       __m512i c = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, xr + b * 16));
-      if (p.center) c = _mm512_sub_epi32(_mm512_mullo_epi32(c, vcn), vs);
+      // cn x: one vpmaddwd (x's high word is 0 or -1, cn's is 0: the high product vanishes) when cn < 2^15
+      if (p.center) c = _mm512_sub_epi32(madd_cn ? _mm512_madd_epi16(c, vcn) : _mm512_mullo_epi32(c, vcn), vs);
       const __m512i re = _mm512_sra_epi64(_mm512_mul_epi32(c, vf), vk);
       const __m512i ro = _mm512_sra_epi64(_mm512_mul_epi32(_mm512_srli_epi64(c, 32), vf), vk);
       __m512i pe = _mm512_add_epi64(_mm512_mul_epi32(re, cb.me), cb.ce);

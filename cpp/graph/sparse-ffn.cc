@@ -1,0 +1,94 @@
+#include "sparse-ffn.h"
+
+#include <cmath>
+
+#include "bitflash/isa.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
+namespace bitflash::graph {
+
+void axpy_q4_0__ref(const block_q4_0* b, size_t nb, float c, float* y) {
+  for (size_t i = 0; i < nb; i++, y += 32) {
+    const float d = c * fp16_to_f32(b[i].d);
+    for (int j = 0; j < 16; j++) {
+      y[j] = std::fmaf(d, static_cast<float>((b[i].qs[j] & 15) - 8), y[j]);
+      y[j + 16] = std::fmaf(d, static_cast<float>((b[i].qs[j] >> 4) - 8), y[j + 16]);
+    }
+  }
+}
+
+void axpy_q8_0__ref(const block_q8_0* b, size_t nb, float c, float* y) {
+  for (size_t i = 0; i < nb; i++, y += 32) {
+    const float d = c * fp16_to_f32(b[i].d);
+    for (int j = 0; j < 32; j++) y[j] = std::fmaf(d, static_cast<float>(b[i].qs[j]), y[j]);
+  }
+}
+
+#if defined(__x86_64__) || defined(_M_X64)
+__attribute__((target("avx2,fma"))) void axpy_q4_0__avx2(const block_q4_0* b, size_t nb, float c, float* y) {
+  const __m128i m4 = _mm_set1_epi8(15);
+  const __m256i eight = _mm256_set1_epi32(8);
+  for (size_t i = 0; i < nb; i++, y += 32) {
+    const __m256 d = _mm256_set1_ps(c * fp16_to_f32(b[i].d));
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b[i].qs));
+    const __m128i lo = _mm_and_si128(q, m4), hi = _mm_and_si128(_mm_srli_epi16(q, 4), m4);
+    const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int p = 0; p < 4; p++) {
+      const __m256 v = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[p]), eight));
+      _mm256_storeu_ps(y + 8 * p, _mm256_fmadd_ps(d, v, _mm256_loadu_ps(y + 8 * p)));
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void axpy_q8_0__avx2(const block_q8_0* b, size_t nb, float c, float* y) {
+  for (size_t i = 0; i < nb; i++, y += 32) {
+    const __m256 d = _mm256_set1_ps(c * fp16_to_f32(b[i].d));
+    for (int p = 0; p < 4; p++) {
+      const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[i].qs + 8 * p));
+      const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+      _mm256_storeu_ps(y + 8 * p, _mm256_fmadd_ps(d, v, _mm256_loadu_ps(y + 8 * p)));
+    }
+  }
+}
+#endif
+
+AxpyFn axpy_kernel(DType t, const char** name) {
+  const char* n = nullptr;
+  AxpyFn f = nullptr;
+#if defined(__x86_64__) || defined(_M_X64)
+  const bool avx2 = isa_enabled(Isa::avx2);
+#else
+  const bool avx2 = false;
+#endif
+  if (t == DType::q4_0) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (avx2) {
+      f = [](const void* r, size_t nb, float c, float* y) { axpy_q4_0__avx2(static_cast<const block_q4_0*>(r), nb, c, y); };
+      n = "axpy_q4_0__avx2";
+    }
+#endif
+    if (!f) {
+      f = [](const void* r, size_t nb, float c, float* y) { axpy_q4_0__ref(static_cast<const block_q4_0*>(r), nb, c, y); };
+      n = "axpy_q4_0__ref";
+    }
+  } else if (t == DType::q8_0) {
+#if defined(__x86_64__) || defined(_M_X64)
+    if (avx2) {
+      f = [](const void* r, size_t nb, float c, float* y) { axpy_q8_0__avx2(static_cast<const block_q8_0*>(r), nb, c, y); };
+      n = "axpy_q8_0__avx2";
+    }
+#endif
+    if (!f) {
+      f = [](const void* r, size_t nb, float c, float* y) { axpy_q8_0__ref(static_cast<const block_q8_0*>(r), nb, c, y); };
+      n = "axpy_q8_0__ref";
+    }
+  }
+  (void)avx2;
+  if (name) *name = n;
+  return f;
+}
+
+}  // namespace bitflash::graph
