@@ -79,17 +79,18 @@ qnode max -e '
 # Left out under emulation, with the reason:
 #  - oracle-llama-cpp, matmul-onnx: they run the peers' own native code (node-llama-cpp, onnxruntime);
 #    this run checks our addon on arm64, and those comparisons already run natively on x64.
-#  - cli, ternary-cli, convert: they spawn process.execPath (here an arm64 binary), which only works where
+#  - cli, ternary-cli: they spawn process.execPath (here an arm64 binary), which only works where
 #    binfmt_misc routes arm64 executables to qemu; CI machines cannot be assumed to have it. (The CLI
-#    benchmarks also need onnxruntime.) Their library code runs in the other files.
+#    benchmarks also need onnxruntime.) Their library code runs in the other files; convert.test.ts
+#    skips its one CLI test under BITFLASH_NO_SUBPROCESS.
 excludes=(--exclude 'test/js/oracle-llama-cpp.test.ts' --exclude 'test/js/matmul-onnx.test.ts'
-  --exclude 'test/js/*cli*.test.ts' --exclude 'test/js/convert.test.ts')
+  --exclude 'test/js/*cli*.test.ts')
 for pair in ${BITFLASH_ARM64_CPUS:-max:i8mm}; do
   cpu=${pair%%:*} want=${pair##*:}
   echo "== vitest under qemu-aarch64 -cpu $cpu (expects arch arm64, path $want)"
   t0=$(date +%s)
   # threads pool: a forks pool would exec process.execPath (see above); type tests don't depend on the arch
-  BITFLASH_NATIVE_PATH=$addon BITFLASH_EXPECT_ARCH=arm64 BITFLASH_EXPECT_ISA=$want BITFLASH_REQUIRE_ORACLE= \
+  BITFLASH_NATIVE_PATH=$addon BITFLASH_EXPECT_ARCH=arm64 BITFLASH_EXPECT_ISA=$want BITFLASH_REQUIRE_ORACLE= BITFLASH_NO_SUBPROCESS=1 \
     qnode "$cpu" node_modules/vitest/vitest.mjs run --pool=threads --typecheck.enabled=false "${excludes[@]}" "$@"
   echo "test-arm64-js: -cpu $cpu took $(( $(date +%s) - t0 ))s"
 done
