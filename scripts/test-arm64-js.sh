@@ -79,12 +79,12 @@ qnode max -e '
 # Left out under emulation, with the reason:
 #  - oracle-llama-cpp, matmul-onnx: they run the peers' own native code (node-llama-cpp, onnxruntime);
 #    this run checks our addon on arm64, and those comparisons already run natively on x64.
-#  - cli, ternary-cli: they spawn process.execPath (here an arm64 binary), which only works where
-#    binfmt_misc routes arm64 executables to qemu; CI machines cannot be assumed to have it. (The CLI
-#    benchmarks also need onnxruntime.) Their library code runs in the other files; convert.test.ts
-#    skips its one CLI test under BITFLASH_NO_SUBPROCESS.
+#  - cli, ternary-cli, convert-kill, cgroup-budget: every test spawns process.execPath (here an arm64
+#    binary), which only works where binfmt_misc routes arm64 executables to qemu; CI machines cannot
+#    be assumed to have it. (The CLI benchmarks also need onnxruntime.) Their library code runs in the
+#    other files; convert.test.ts and io-faults.test.ts skip their CLI tests under BITFLASH_NO_SUBPROCESS.
 excludes=(--exclude 'test/js/oracle-llama-cpp.test.ts' --exclude 'test/js/matmul-onnx.test.ts'
-  --exclude 'test/js/*cli*.test.ts')
+  --exclude 'test/js/*cli*.test.ts' --exclude 'test/js/convert-kill.test.ts' --exclude 'test/js/cgroup-budget.test.ts')
 for pair in ${BITFLASH_ARM64_CPUS:-max:i8mm}; do
   cpu=${pair%%:*} want=${pair##*:}
   echo "== vitest under qemu-aarch64 -cpu $cpu (expects arch arm64, path $want)"
