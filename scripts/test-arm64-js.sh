@@ -82,7 +82,7 @@ qnode max -e '
 #  - cli, ternary-cli, convert-kill, cgroup-budget: every test spawns process.execPath (here an arm64
 #    binary), which only works where binfmt_misc routes arm64 executables to qemu; CI machines cannot
 #    be assumed to have it. (The CLI benchmarks also need onnxruntime.) Their library code runs in the
-#    other files; convert.test.ts and io-faults.test.ts skip their CLI tests under BITFLASH_NO_SUBPROCESS.
+#    other files; convert, io-faults and predictor skip their CLI tests under BITFLASH_NO_SUBPROCESS.
 excludes=(--exclude 'test/js/oracle-llama-cpp.test.ts' --exclude 'test/js/matmul-onnx.test.ts'
   --exclude 'test/js/*cli*.test.ts' --exclude 'test/js/convert-kill.test.ts' --exclude 'test/js/cgroup-budget.test.ts')
 for pair in ${BITFLASH_ARM64_CPUS:-max:i8mm}; do
