@@ -45,7 +45,8 @@ const isArm = execFileSync(objdump, ['-f', isaObjs[0]], { encoding: 'utf8' }).in
 const AVX = /%[yz]mm\d|%k[0-7]\b|^\s*[0-9a-f]+:\s+(v[a-z0-9]+|k[a-z]+[bwdq])\s/m;
 const ARM_DOT = /^\s*[0-9a-f]+:\s+(sdot|udot|usdot|sudot)\s/;
 const ARM_MM = /^\s*[0-9a-f]+:\s+(smmla|ummla|usmmla)\s/;
-const ARM_OTHER = /^\s*[0-9a-f]+:\s+(bfdot|bfmmla|bfmlal[bt]|bfcvtn?2?)\s|\bz\d+\.[bhsdq]\b|\bp\d+\/[mz]\b|\bp\d+\.[bhsd]\b/;
+// (SVE also has instructions with only general-purpose operands: the vector-length counters and steps.)
+const ARM_OTHER = /^\s*[0-9a-f]+:\s+(bfdot|bfmmla|bfmlal[bt]|bfcvtn?2?|cnt[bhwd]|inc[bhwd]|dec[bhwd]|rdvl|addvl|addpl)\s|\bz\d+\.[bhsdq]\b|\bp\d+\/[mz]\b|\bp\d+\.[bhsd]\b/;
 // Instructions an arm64 object may not contain: everything beyond armv8-a, less what its ISA library allows.
 function armBeyond(allow) {
   return (line) => (ARM_DOT.test(line) && !allow.includes('dot')) || (ARM_MM.test(line) && !allow.includes('mm')) || ARM_OTHER.test(line);

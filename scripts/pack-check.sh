@@ -9,6 +9,17 @@ tgz=$(npm pack --silent --pack-destination "$work" | tail -n 1)
 echo "pack-check: $tgz, $(du -h "$work/$tgz" | cut -f1)"
 tar -tzf "$work/$tgz" > "$work/list"
 plat="linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')"
+# Both published prebuilds (npm run prebuild makes linux-arm64 too, cross-compiled on linux-x64), each
+# an ELF of its own machine (62 x86-64, 183 aarch64). BITFLASH_PACK_PREBUILDS narrows the list.
+tar -xzf "$work/$tgz" -C "$work" package/prebuilds
+for p in ${BITFLASH_PACK_PREBUILDS:-linux-x64 linux-arm64}; do
+  f="package/prebuilds/$p/node.napi.glibc.node"
+  grep -qx "$f" "$work/list" || { echo "pack-check: the tarball has no $p prebuild" >&2; exit 1; }
+  machine=$(od -An -tu2 -j18 -N2 "$work/$f" | tr -d ' ')
+  case "$p:$machine" in linux-x64:62 | linux-arm64:183) echo "pack-check: $f, $(du -h "$work/$f" | cut -f1), ELF machine $machine" ;;
+    *) echo "pack-check: $f is not a $p binary (ELF machine $machine)" >&2; exit 1 ;; esac
+done
+rm -rf "$work/package"
 grep -q "package/prebuilds/$plat/node.napi.glibc.node" "$work/list" || { echo "pack-check: the tarball has no $plat prebuild" >&2; exit 1; }
 if grep -q 'package/build' "$work/list"; then echo "pack-check: build output leaked into the tarball" >&2; exit 1; fi
 

@@ -93,7 +93,8 @@ describe('the fault seam', () => {
     } finally {
       process.env.BITFLASH_FAULT_INJECTION = '1';
     }
-    if (!existsSync(cli)) return;
+    // BITFLASH_NO_SUBPROCESS: process.execPath can't be spawned (scripts/test-arm64-js.sh)
+    if (!existsSync(cli) || process.env.BITFLASH_NO_SUBPROCESS) return;
     const out = path.join(disk, 'inert.gguf');
     const env: NodeJS.ProcessEnv = { ...process.env, BITFLASH_FAULTS: JSON.stringify([{ op: 'any', errno: 'EIO' }]) };
     delete env.BITFLASH_FAULT_INJECTION;
@@ -335,7 +336,7 @@ describe('writer: ENOSPC, EIO, short writes (convert and the GGUF writer)', () =
     expect(readFileSync(out).equals(refBytes)).toBe(true);
   });
 
-  it.runIf(existsSync(cli))('bitflash convert (CLI) armed through BITFLASH_FAULTS: ENOSPC exits 1 with the error, no output', () => {
+  it.runIf(existsSync(cli) && !process.env.BITFLASH_NO_SUBPROCESS)('bitflash convert (CLI) armed through BITFLASH_FAULTS: ENOSPC exits 1 with the error, no output', () => {
     const out = path.join(disk, 'cli-nospace.gguf');
     for (const flags of [['--type', 'q8_0'], ['--flash', '--type', 'f32']]) {
       const r = spawnSync(process.execPath, [cli, 'convert', tiny, out, ...flags], {

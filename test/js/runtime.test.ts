@@ -7,6 +7,7 @@ describe('CPU features and the ISA cap', () => {
 
   it('reports the architecture, flags and the paths this CPU runs', () => {
     expect(['x64', 'arm64']).toContain(f.arch);
+    expect(f.arch).toBe(process.arch);
     expect(f.paths[0]).toBe('scalar');
     expect(f.paths).toContain(f.best);
     for (const p of f.paths) expect(ISAS).toContain(p);
@@ -16,11 +17,24 @@ describe('CPU features and the ISA cap', () => {
     }
   });
 
-  // The qemu run (qemu-x86_64 -cpu Nehalem: cpuid shows no AVX) sets BITFLASH_EXPECT_ISA=scalar.
+  // The qemu runs set BITFLASH_EXPECT_ISA to the path the emulated CPU must select: scalar under
+  // qemu-x86_64 -cpu Nehalem (cpuid shows no AVX); neon, dotprod, i8mm under qemu-aarch64 -cpu
+  // cortex-a53, cortex-a76, max (scripts/test-arm64-js.sh, which also sets BITFLASH_EXPECT_ARCH=arm64).
   it.runIf(process.env.BITFLASH_EXPECT_ISA)('chooses the path the environment expects', () => {
-    expect(f.best).toBe(process.env.BITFLASH_EXPECT_ISA);
-    expect(f.active).toBe(process.env.BITFLASH_EXPECT_ISA);
-    for (const k of kernelChoices()) expect(k.isa).toBe(process.env.BITFLASH_EXPECT_ISA);
+    const want = process.env.BITFLASH_EXPECT_ISA as (typeof f.paths)[number];
+    expect(f.best).toBe(want);
+    expect(f.active).toBe(want);
+    // every op runs that path or, where it has no kernel for it, a lower one of the same CPU (so all
+    // scalar when scalar is expected)
+    for (const k of kernelChoices()) {
+      expect(f.paths.indexOf(k.isa), `${k.op}: ${k.kernel}`).toBeGreaterThanOrEqual(0);
+      expect(f.paths.indexOf(k.isa), `${k.op}: ${k.kernel}`).toBeLessThanOrEqual(f.paths.indexOf(want));
+    }
+  });
+
+  it.runIf(process.env.BITFLASH_EXPECT_ARCH)('runs the addon of the expected architecture', () => {
+    expect(process.arch).toBe(process.env.BITFLASH_EXPECT_ARCH);
+    expect(f.arch).toBe(process.env.BITFLASH_EXPECT_ARCH);
   });
 
   it.runIf(process.env.BITFLASH_EXPECT_SANITIZED)('runs the sanitizer build', () => {
