@@ -1,9 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   QTensor,
   Tensor,
-  cpuFeatures,
-  getThreads,
   matmul,
   matmulInfo,
   matmulSync,
@@ -15,15 +13,10 @@ import {
   setThreads,
   type MatmulDType,
 } from '../../lib/index.js';
-import { randomF32, rng } from './helpers.js';
+import { randomF32, restoreIsaAndThreadsAfterAll, rng } from './helpers.js';
 import { decodeWeights, matmulBlocksRef, matmulI32Ref, quantizeActs, type DecodedW } from './matmul-ref.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
-});
+const { feat, threads0 } = restoreIsaAndThreadsAfterAll();
 
 const DTYPES: MatmulDType[] = ['q8_0', 'q4_0', 'i8c', 'i4g'];
 

@@ -11,13 +11,11 @@
  * buffers (property-util.ts); a result never changes when the guards do.
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Tensor,
   addRescale,
   addRescaleSync,
-  cpuFeatures,
-  getThreads,
   iGelu,
   iGeluSync,
   layerNormInt,
@@ -43,13 +41,10 @@ import {
   softmaxIntSync,
   type DyadicParams,
 } from '../../lib/index.js';
+import { restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { SPECIAL_SCALES, atEnd, count, expectSameBits, outcome, outcomeAsync, params, reguard, scaleArb, snapshot, tally } from './property-util.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
+const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-dyadic runs:', JSON.stringify(Object.fromEntries(tally)));
 });
 

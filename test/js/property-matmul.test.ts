@@ -9,13 +9,11 @@
  * bytes before them (and between strided rows): the result must not change when the guards do.
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BitflashDisposedError,
   QTensor,
   Tensor,
-  cpuFeatures,
-  getThreads,
   matmul,
   matmulInfo,
   matmulSync,
@@ -28,14 +26,10 @@ import {
 } from '../../lib/index.js';
 import { decodeWeights, matmulBlocksRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
 import { quantizeActs } from './matmul-ref.js';
-import { f32ToF16 } from './helpers.js';
+import { f32ToF16, restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { atEnd, count, expectSameBits, isTypedError, outcome, outcomeAsync, params, reguard, scaleArb, snapshot, stridedAtEnd, tally } from './property-util.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
+const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-matmul runs:', JSON.stringify(Object.fromEntries(tally)));
 });
 const F32_MAX = 3.4028234663852886e38;

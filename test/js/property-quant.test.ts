@@ -9,15 +9,13 @@
  * at the end of guarded buffers (property-util.ts).
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BitflashError,
   QTensor,
   Tensor,
-  cpuFeatures,
   dequantize,
   dequantizeSync,
-  getThreads,
   matmul,
   matmulSync,
   quantize,
@@ -26,15 +24,11 @@ import {
   setThreads,
   type QuantizeDType,
 } from '../../lib/index.js';
-import { q8_0Reference } from './helpers.js';
+import { q8_0Reference, restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { decodeWeights, q4_0Reference } from './matmul-ref.js';
 import { atEnd, count, expectSameBits, outcome, outcomeAsync, params, reguard, snapshot, stridedAtEnd, tally } from './property-util.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
+const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-quant runs:', JSON.stringify(Object.fromEntries(tally)));
 });
 
