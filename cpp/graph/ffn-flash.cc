@@ -21,11 +21,14 @@ namespace bitflash::graph {
 
 
 namespace {
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+int hist_bin(float a) {
+  if (!(a > 0)) return 0;
+  const int b = static_cast<int>(std::floor(std::log2(a) * 8.0f)) + kHistZero;
+  return b < 0 ? 0 : b >= kHistBins ? kHistBins - 1 : b;
 }
+}  // namespace
 
-void decode_row(DType t, const uint8_t* src, size_t k, float* dst) {
+void decode_bundle_row(DType t, const uint8_t* src, size_t k, float* dst, const char* op) {
   switch (t) {
     case DType::f32: std::memcpy(dst, src, k * 4); break;
     case DType::f16:
@@ -37,16 +40,9 @@ void decode_row(DType t, const uint8_t* src, size_t k, float* dst) {
       break;
     case DType::q8_0: q8_0_dequant__ref(reinterpret_cast<const block_q8_0*>(src), dst, k / QK8_0); break;
     case DType::q4_0: q4_0_dequant__ref(reinterpret_cast<const block_q4_0*>(src), dst, k / QK4_0); break;
-    default: fail(kErrUnsupported, "ffn_flash: unsupported row type");
+    default: fail(kErrUnsupported, std::string(op) + ": unsupported row type");
   }
 }
-
-int hist_bin(float a) {
-  if (!(a > 0)) return 0;
-  const int b = static_cast<int>(std::floor(std::log2(a) * 8.0f)) + kHistZero;
-  return b < 0 ? 0 : b >= kHistBins ? kHistBins - 1 : b;
-}
-}  // namespace
 
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   const FlashSpec& f = *s.flash;
@@ -174,8 +170,8 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
           }
           continue;
         }
-        decode_row(f.row_type, b, E, up.data());
-        decode_row(f.row_type, b + f.row_bytes, E, down.data());
+        decode_bundle_row(f.row_type, b, E, up.data(), "ffn_flash");
+        decode_bundle_row(f.row_type, b + f.row_bytes, E, down.data(), "ffn_flash");
         for (size_t t = 0; t < rows; t++) {
           const float a = st.gate[t * F + neuron];
           if (thr > 0 && std::fabs(a) <= thr) continue;

@@ -21,28 +21,6 @@
 
 namespace bitflash::graph {
 
-namespace {
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-void bundle_row(DType t, const uint8_t* src, size_t k, float* dst) {
-  switch (t) {
-    case DType::f32: std::memcpy(dst, src, k * 4); break;
-    case DType::f16:
-      for (size_t j = 0; j < k; j++) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * j, 2);
-        dst[j] = fp16_to_f32(h);
-      }
-      break;
-    case DType::q8_0: q8_0_dequant__ref(reinterpret_cast<const block_q8_0*>(src), dst, k / QK8_0); break;
-    case DType::q4_0: q4_0_dequant__ref(reinterpret_cast<const block_q4_0*>(src), dst, k / QK4_0); break;
-    default: fail(kErrUnsupported, "ffn_flash_relu: unsupported row type");
-  }
-}
-}  // namespace
-
 void validate_ffn_flash_relu(const PlanSpec& s, const OpSpec& o) {
   BITFLASH_CHECK(s.flash != nullptr, kErrArg, "plan: ffn_flash_relu needs a flash spec");
   const FlashSpec& f = *s.flash;
@@ -139,9 +117,9 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
       for (size_t j = task * per; j < j1; j++) {
         const uint32_t neuron = st.active[c0 + j];
         const uint8_t* b = static_cast<const uint8_t*>(st.slots[j]);
-        bundle_row(f.row_type, b, E, up.data());
-        bundle_row(f.row_type, b + f.row_bytes, E, down.data());
-        if (!resident) bundle_row(f.row_type, b + 2 * f.row_bytes, E, gate.data());
+        decode_bundle_row(f.row_type, b, E, up.data(), "ffn_flash_relu");
+        decode_bundle_row(f.row_type, b + f.row_bytes, E, down.data(), "ffn_flash_relu");
+        if (!resident) decode_bundle_row(f.row_type, b + 2 * f.row_bytes, E, gate.data(), "ffn_flash_relu");
         for (size_t t = 0; t < rows; t++) {
           const float* xr = x + t * E;
           float g;

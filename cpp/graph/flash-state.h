@@ -1,5 +1,8 @@
 // Internal: the executor's flash state (file, reader pool, neuron cache, scratch, stats).
 #pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -7,6 +10,15 @@
 #include "bitflash/io.h"
 
 namespace bitflash::graph {
+
+// Monotonic time in ns (the executor's step and I/O-wait statistics).
+inline uint64_t now_ns() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// One k-element row of a flash bundle (f32, f16, q8_0 or q4_0) decoded to f32; another row type is a
+// kErrUnsupported error "<op>: unsupported row type". Defined in ffn-flash.cc.
+void decode_bundle_row(DType t, const uint8_t* src, size_t k, float* dst, const char* op);
 
 struct FlashState {
   std::unique_ptr<io::File> file;
