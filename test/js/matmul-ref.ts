@@ -3,6 +3,7 @@
  * layout into (int8 values, f32 scale) per block of 32, the activation quantizer of matmul.h, and the
  * matmul itself in float64 / exact integers.
  */
+import type { MatmulDType, QTensor } from '../../lib/index.js';
 import { f32ToF16, roundf } from './helpers.js';
 
 const fr = Math.fround;
@@ -106,6 +107,11 @@ export function decodeWeights(w: RawWeights): DecodedW {
     }
   }
   return { n, k, kb, q, d };
+}
+
+/** decodeWeights of a matmul-dtype QTensor. */
+export function decodeQTensor(w: QTensor): DecodedW {
+  return decodeWeights({ dtype: w.dtype as MatmulDType, n: w.shape[0], k: w.shape[1], data: w.data, scales: w.scales, zeroPoints: w.zeroPoints, group: w.group });
 }
 
 /** The activation quantizer of matmul.h: per block of 32, d = amax/127 (f32), q = roundf(x * (1/d)). */

@@ -24,10 +24,10 @@ import {
   setThreads,
   type MatmulDType,
 } from '../../lib/index.js';
-import { decodeWeights, matmulBlocksRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
+import { decodeQTensor, matmulBlocksRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
 import { quantizeActs } from './matmul-ref.js';
 import { f32ToF16, restoreIsaAndThreadsAfterAll } from './helpers.js';
-import { atEnd, count, expectSameBits, isTypedError, outcome, outcomeAsync, params, reguard, scaleArb, snapshot, stridedAtEnd, tally } from './property-util.js';
+import { atEnd, count, expectSameBits, isTypedError, outcome, outcomeAsync, params, prng, reguard, scaleArb, snapshot, stridedAtEnd, tally } from './property-util.js';
 
 const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-matmul runs:', JSON.stringify(Object.fromEntries(tally)));
@@ -92,16 +92,6 @@ const caseArb: fc.Arbitrary<Case> = fc
   });
 
 /** A small deterministic PRNG per case (fast-check shrinks the seed). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Built {
   w: QTensor;
   arrays: object[]; // guarded arrays
@@ -154,10 +144,6 @@ function buildWeights(c: Case, r: () => number): Built | { error: unknown } {
   expect(o.ok, 'fromMatMulNBits accepts iff every scale is finite').toBe(valid);
   if (!o.ok) return { error: o.error };
   return { w: o.value, arrays: zeroPoints ? [B, scales, zeroPoints] : [B, scales], wValid: true };
-}
-
-function decoded(w: QTensor): DecodedW {
-  return decodeWeights({ dtype: w.dtype as MatmulDType, n: w.shape[0], k: w.shape[1], data: w.data, scales: w.scales, zeroPoints: w.zeroPoints, group: w.group });
 }
 
 interface XBuilt {
@@ -219,7 +205,7 @@ function markOverflow(s: Float64Array, dw: DecodedW, dx: Float64Array, m: number
 function reference(c: Case, w: QTensor, xb: XBuilt): { kind: 'f32'; y: Float64Array; s: Float64Array; nb: number } | { kind: 'i32'; y: Int32Array } {
   const { m, n, k } = c;
   if (c.i32) return { kind: 'i32', y: matmulI32Ref(new Int8Array(w.data.buffer, w.data.byteOffset, n * k), n, k, xb.dense as Int8Array, m, k) };
-  const dw = decoded(w);
+  const dw = decodeQTensor(w);
   if (xb.dense instanceof Float32Array) {
     const acts = quantizeActs(xb.dense, m, k, k);
     const ref = matmulBlocksRef(dw, acts, m);
