@@ -41,7 +41,7 @@ import {
   softmaxIntSync,
   type DyadicParams,
 } from '../../lib/index.js';
-import { restoreIsaAndThreadsAfterAll } from './helpers.js';
+import { mulDyadicRef, restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { SPECIAL_SCALES, atEnd, count, expectSameBits, outcome, outcomeAsync, params, reguard, scaleArb, snapshot, tally } from './property-util.js';
 
 const { feat } = restoreIsaAndThreadsAfterAll(() => {
@@ -51,28 +51,13 @@ const { feat } = restoreIsaAndThreadsAfterAll(() => {
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
 
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
-}
 function clampBig(v: bigint, lo: number, hi: number): number {
   return v < BigInt(lo) ? lo : v > BigInt(hi) ? hi : Number(v);
 }
 
-/** The rounding rule of lib/ops/dyadic.ts, in exact integer arithmetic (an independent evaluation). */
+/** The rounding rule of lib/ops/dyadic.ts in exact integer arithmetic (helpers.ts), then the zero point and the clamp. */
 function requantRef(x: number, m: number, s: number, zp: number, lo: number, hi: number): number {
-  let xp = BigInt(x);
-  if (s < 31) xp = BigInt(clampBig(xp * (1n << BigInt(31 - s)), I32_MIN, I32_MAX));
-  let h: bigint;
-  if (xp === BigInt(I32_MIN) && m === I32_MIN) h = BigInt(I32_MAX);
-  else h = floorDiv(xp * BigInt(m) + (1n << 30n), 1n << 31n);
-  let y = h;
-  if (s > 31) {
-    const div = 1n << BigInt(s - 31);
-    const half = div >> 1n;
-    y = h >= 0n ? (h + half) / div : -((-h + half) / div);
-  }
-  return clampBig(y + BigInt(zp), lo, hi);
+  return clampBig(mulDyadicRef(x, { m, s }) + BigInt(zp), lo, hi);
 }
 
 const int32Arb = fc.oneof(
