@@ -44,6 +44,20 @@ void decode_bundle_row(DType t, const uint8_t* src, size_t k, float* dst, const 
   }
 }
 
+void gate_projection(const WeightSpec& gw, size_t F, size_t E, const float* x, size_t x_len, size_t rows, std::vector<float>& gate) {
+  if (gw.dtype == DType::f32 || gw.dtype == DType::f16) {
+    matmul_float_weights(gw.dtype, gw.data, gw.bytes, F, E, 0, x, x_len, rows, E, gate.data(), gate.size(), F);
+  } else {
+    WeightView v;
+    v.dtype = gw.dtype;
+    v.n = F;
+    v.k = E;
+    v.data = gw.data;
+    v.data_bytes = gw.bytes;
+    matmul_f32(v, nullptr, 0, x, x_len, rows, E, gate.data(), gate.size(), F);
+  }
+}
+
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   const FlashSpec& f = *s.flash;
   BITFLASH_CHECK(f.n_ff >= 1 && f.n_embd >= 1 && f.row_bytes >= 1 && f.bundle_bytes >= 2 * f.row_bytes && f.read_bytes >= 2 * f.row_bytes &&
@@ -88,17 +102,7 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
   float* y = slots_[o.out].data();
   const uint64_t t0 = now_ns();
   // 1. resident gate projection for every row, then silu
-  if (gw.dtype == DType::f32 || gw.dtype == DType::f16) {
-    matmul_float_weights(gw.dtype, gw.data, gw.bytes, F, E, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-  } else {
-    WeightView v;
-    v.dtype = gw.dtype;
-    v.n = F;
-    v.k = E;
-    v.data = gw.data;
-    v.data_bytes = gw.bytes;
-    matmul_f32(v, nullptr, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-  }
+  gate_projection(gw, F, E, x, slots_[o.a].size(), rows, st.gate);
   const float thr = f.thresholds[o.layer];
   st.active.clear();
   uint64_t pairs = 0;  // (token, neuron) pairs that pass: the density a decode step sees

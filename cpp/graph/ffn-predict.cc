@@ -54,17 +54,7 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
   const float* score = nullptr;
   if (resident) {
     const WeightSpec& gw = spec_.weights[o.w];
-    if (gw.dtype == DType::f32 || gw.dtype == DType::f16) {
-      matmul_float_weights(gw.dtype, gw.data, gw.bytes, F, E, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-    } else {
-      WeightView v;
-      v.dtype = gw.dtype;
-      v.n = F;
-      v.k = E;
-      v.data = gw.data;
-      v.data_bytes = gw.bytes;
-      matmul_f32(v, nullptr, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-    }
+    gate_projection(gw, F, E, x, slots_[o.a].size(), rows, st.gate);
     score = st.gate.data();
   } else {
     score = slots_[o.b].data();

@@ -20,6 +20,10 @@ inline uint64_t now_ns() {
 // kErrUnsupported error "<op>: unsupported row type". Defined in ffn-flash.cc.
 void decode_bundle_row(DType t, const uint8_t* src, size_t k, float* dst, const char* op);
 
+// The resident gate projection of the flash FFN ops: gate[r * F + j] = dot(row j of gw, row r of x) for
+// `rows` rows of x (x_len floats; gw is [F, E], f32, f16 or a matmul dtype). Defined in ffn-flash.cc.
+void gate_projection(const WeightSpec& gw, size_t F, size_t E, const float* x, size_t x_len, size_t rows, std::vector<float>& gate);
+
 struct FlashState {
   std::unique_ptr<io::File> file;
   std::unique_ptr<io::ReaderPool> pool;
