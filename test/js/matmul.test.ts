@@ -14,7 +14,7 @@ import {
   type MatmulDType,
 } from '../../lib/index.js';
 import { randomF32, restoreIsaAndThreadsAfterAll, rng } from './helpers.js';
-import { decodeQTensor, matmulBlocksRef, matmulI32Ref, quantizeActs } from './matmul-ref.js';
+import { decodeQTensor, matmulBlocksRef, matmulIntActsRef, matmulI32Ref, quantizeActs } from './matmul-ref.js';
 
 const { feat, threads0 } = restoreIsaAndThreadsAfterAll();
 
@@ -210,33 +210,7 @@ describe('matmul int8 activations', () => {
         const xScales = new Float32Array(m).map(() => r() * 0.1);
         const xZeroPoints = new Int32Array(m).map((_, i) => (i % 2 ? 0 : unsigned ? 128 + i : i - 3));
         const dw = decodeQTensor(w);
-        // exact terms with the kernels' view of x (u8 seen as x - 128, zero point zp - 128)
-        const off = unsigned ? 128 : 0;
-        const acts = { q: new Int32Array(m * dw.kb * 32), d: new Float64Array(m * dw.kb), kb: dw.kb };
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < k; j++) acts.q[i * dw.kb * 32 + j] = xd[i * k + j]! - off;
-          acts.d.fill(xScales[i]!, i * dw.kb, (i + 1) * dw.kb);
-        }
-        const ref = matmulBlocksRef(dw, acts, m);
-        for (let i = 0; i < m; i++) {
-          const zp = xZeroPoints[i]! - off;
-          for (let rr = 0; rr < n; rr++) {
-            let wsum = 0;
-            let wabs = 0;
-            for (let b = 0; b < dw.kb; b++) {
-              let s = 0;
-              let sa = 0;
-              for (let j = 0; j < 32; j++) {
-                s += dw.q[(rr * dw.kb + b) * 32 + j]!;
-                sa += Math.abs(dw.q[(rr * dw.kb + b) * 32 + j]!);
-              }
-              wsum += dw.d[rr * dw.kb + b]! * s;
-              wabs += Math.abs(dw.d[rr * dw.kb + b]!) * sa;
-            }
-            ref.y[i * n + rr]! -= xScales[i]! * zp * wsum;
-            ref.s[i * n + rr]! += Math.abs(xScales[i]! * zp) * wabs; // the epilogue's own f32 sum (nb terms + 3 roundings)
-          }
-        }
+        const ref = matmulIntActsRef(dw, xd, m, k, xScales, xZeroPoints);
         const x = Tensor.from(xd, [m, k]);
         const y = matmulSync(w, x, { xScales, xZeroPoints });
         expectWithin(y, ref, dw.kb + 2, `${dtype} ${unsigned ? 'u8' : 'i8'}`);

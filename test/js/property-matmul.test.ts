@@ -24,7 +24,7 @@ import {
   setThreads,
   type MatmulDType,
 } from '../../lib/index.js';
-import { decodeQTensor, matmulBlocksRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
+import { decodeQTensor, matmulBlocksRef, matmulIntActsRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
 import { quantizeActs } from './matmul-ref.js';
 import { f32ToF16, restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { atEnd, count, expectSameBits, isTypedError, outcome, outcomeAsync, params, prng, reguard, scaleArb, snapshot, stridedAtEnd, tally } from './property-util.js';
@@ -212,39 +212,16 @@ function reference(c: Case, w: QTensor, xb: XBuilt): { kind: 'f32'; y: Float64Ar
     markOverflow(ref.s, dw, acts.d, m, n);
     return { kind: 'f32', ...ref, nb: dw.kb };
   }
-  // int8 / uint8 activations: the kernels' exact terms (u8 seen as x - 128, zero point zp - 128), see matmul.test.ts
-  const off = xb.dense instanceof Uint8Array ? 128 : 0;
-  const acts = { q: new Int32Array(m * dw.kb * 32), d: new Float64Array(m * dw.kb), kb: dw.kb };
+  // int8 / uint8 activations: the kernels' exact terms (matmulIntActsRef)
+  const ref = matmulIntActsRef(dw, xb.dense, m, k, xb.xScales!, xb.xZeroPoints);
+  markOverflow(ref.s, dw, ref.acts.d, m, n);
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < k; j++) acts.q[i * dw.kb * 32 + j] = xb.dense[i * k + j]! - off;
-    acts.d.fill(xb.xScales![i]!, i * dw.kb, (i + 1) * dw.kb);
+    // the epilogue's f32 terms can leave the f32 range too: sx * zp' (u8: zp - 128; xScales 3e38) and the
+    // row's sum of real weights (an i4g scale of 3e38 times a few codes)
+    const e = Math.abs(xb.xScales![i]! * ((xb.xZeroPoints ? xb.xZeroPoints[i]! : 0) - ref.off));
+    for (let rr = 0; rr < n; rr++) if (e > F32_MAX || ref.wabs[rr]! > F32_MAX || e * ref.wabs[rr]! > F32_MAX) ref.s[i * n + rr] = Infinity;
   }
-  const ref = matmulBlocksRef(dw, acts, m);
-  markOverflow(ref.s, dw, acts.d, m, n);
-  for (let i = 0; i < m; i++) {
-    const zp = (xb.xZeroPoints ? xb.xZeroPoints[i]! : 0) - off;
-    for (let rr = 0; rr < n; rr++) {
-      let wsum = 0;
-      let wabs = 0;
-      for (let b = 0; b < dw.kb; b++) {
-        let s = 0;
-        let sa = 0;
-        for (let j = 0; j < 32; j++) {
-          s += dw.q[(rr * dw.kb + b) * 32 + j]!;
-          sa += Math.abs(dw.q[(rr * dw.kb + b) * 32 + j]!);
-        }
-        wsum += dw.d[rr * dw.kb + b]! * s;
-        wabs += Math.abs(dw.d[rr * dw.kb + b]!) * sa;
-      }
-      ref.y[i * n + rr]! -= xb.xScales![i]! * zp * wsum;
-      ref.s[i * n + rr]! += Math.abs(xb.xScales![i]! * zp) * wabs;
-      // the epilogue's f32 terms can leave the f32 range too: sx * zp' (u8: zp - 128; xScales 3e38) and the
-      // row's sum of real weights (an i4g scale of 3e38 times a few codes)
-      const e = Math.abs(xb.xScales![i]! * zp);
-      if (e > F32_MAX || wabs > F32_MAX || e * wabs > F32_MAX) ref.s[i * n + rr] = Infinity;
-    }
-  }
-  return { kind: 'f32', ...ref, nb: dw.kb + 2 };
+  return { kind: 'f32', y: ref.y, s: ref.s, nb: dw.kb + 2 };
 }
 
 /**
