@@ -111,6 +111,10 @@ Executor::Executor(PlanSpec spec) : spec_(std::move(spec)) {
                            s.kv_cols == static_cast<size_t>(o.kv_heads) * o.head_dim, kErrArg, "plan: attention k/v shape");
         BITFLASH_CHECK(slot(o.out, "attention").cols == s.slots[o.a].cols, kErrArg, "plan: attention output shape");
         BITFLASH_CHECK(o.layer >= 0 && o.layer < s.n_layers, kErrArg, "plan: attention layer");
+        // one row per token in q, k, v and out: a single-row k or v slot was read for n rows
+        // (fuzz_plan, test/fuzz/regressions/fuzz_plan/)
+        BITFLASH_CHECK(!s.slots[o.a].single_row && !s.slots[o.b].single_row && !s.slots[o.c].single_row && !s.slots[o.out].single_row,
+                       kErrArg, "plan: attention q, k, v and output must hold one row per token");
         break;
       case OpCode::swiglu:
       case OpCode::reglu:
@@ -187,8 +191,11 @@ void Executor::step(const int32_t* tokens, size_t n, size_t pos0, float* out, si
   if (flash_) flash_->cache->begin_step();
   const uint64_t t_step = now_ns();
   for (const OpSpec& o : s.ops) {
-    const size_t rows_a = o.a >= 0 && s.slots[o.a].single_row ? 1 : n;
-    if (stream_ && o.w >= 0 && s.weights[o.w].group >= 0) ensure_group(s.weights[o.w].group);
+    // `a` and `w` are validated only for the ops that read them: an op without an input (embed) or
+    // without a weight may carry any index there (fuzz_plan found the out-of-bounds read;
+    // test/fuzz/regressions/fuzz_plan/).
+    const size_t rows_a = o.a >= 0 && static_cast<size_t>(o.a) < s.slots.size() && s.slots[o.a].single_row ? 1 : n;
+    if (stream_ && o.w >= 0 && static_cast<size_t>(o.w) < s.weights.size() && s.weights[o.w].group >= 0) ensure_group(s.weights[o.w].group);
     switch (o.op) {
       case OpCode::embed: {
         const WeightSpec& w = s.weights[o.w];

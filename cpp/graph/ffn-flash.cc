@@ -23,8 +23,22 @@ namespace bitflash::graph {
 namespace {
 int hist_bin(float a) {
   if (!(a > 0)) return 0;
-  const int b = static_cast<int>(std::floor(std::log2(a) * 8.0f)) + kHistZero;
-  return b < 0 ? 0 : b >= kHistBins ? kHistBins - 1 : b;
+  // clamp before the cast: |silu(gate)| = inf (an overflowing gate row from the file) made the
+  // float -> int conversion undefined (fuzz_flash, test/fuzz/regressions/fuzz_flash/)
+  const float b = std::floor(std::log2(a) * 8.0f) + static_cast<float>(kHistZero);
+  return b < 0 ? 0 : b >= static_cast<float>(kHistBins) ? kHistBins - 1 : static_cast<int>(b);
+}
+
+// Bytes of one row of k values of a flash row type; 0 when the type is not one decode_bundle_row reads or k
+// is not a multiple of its block.
+size_t flash_row_size(DType t, size_t k) {
+  switch (t) {
+    case DType::f32: return k * 4;
+    case DType::f16: return k * 2;
+    case DType::q8_0: return k % QK8_0 ? 0 : k / QK8_0 * sizeof(block_q8_0);
+    case DType::q4_0: return k % QK4_0 ? 0 : k / QK4_0 * sizeof(block_q4_0);
+    default: return 0;
+  }
 }
 }  // namespace
 
@@ -60,6 +74,13 @@ void gate_projection(const WeightSpec& gw, size_t F, size_t E, const float* x, s
 
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   const FlashSpec& f = *s.flash;
+  // row_bytes comes from the file's metadata through the plan: it must be exactly one row of n_embd
+  // values, else decode_bundle_row reads past the rows (and past the cache slot: fuzz_flash found a heap
+  // overflow, test/fuzz/regressions/fuzz_flash/).
+  BITFLASH_CHECK(f.n_embd >= 1 && f.n_embd <= (size_t{1} << 30), kErrArg, "plan: flash nEmbd out of range");
+  const size_t row = flash_row_size(f.row_type, f.n_embd);
+  BITFLASH_CHECK(row > 0, kErrUnsupported, "plan: flash row type must be f32, f16, q8_0 or q4_0 with nEmbd a multiple of its block");
+  BITFLASH_CHECK(f.row_bytes == row, kErrArg, "plan: flash rowBytes " + std::to_string(f.row_bytes) + " is not one row of nEmbd values (" + std::to_string(row) + ")");
   BITFLASH_CHECK(f.n_ff >= 1 && f.n_embd >= 1 && f.row_bytes >= 1 && f.bundle_bytes >= 2 * f.row_bytes && f.read_bytes >= 2 * f.row_bytes &&
                      f.read_bytes <= f.bundle_bytes && f.bundle_bytes % 4096 == 0 && f.read_bytes % 4096 == 0,
                  kErrArg, "plan: flash bundle geometry");
@@ -67,8 +88,9 @@ void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   BITFLASH_CHECK(f.thresholds.size() == f.layer_offsets.size(), kErrArg, "plan: one flash threshold per layer");
   st = std::make_unique<FlashState>();
   st->file = std::make_unique<io::File>(f.path, f.direct ? io::DirectMode::Auto : io::DirectMode::Never);
+  // n_ff <= (size - off) / bundle_bytes: the product n_ff * bundle_bytes could wrap around
   for (uint64_t off : f.layer_offsets)
-    BITFLASH_CHECK(off % 4096 == 0 && off <= st->file->size() && f.n_ff * f.bundle_bytes <= st->file->size() - off, kErrFormat,
+    BITFLASH_CHECK(off % 4096 == 0 && off <= st->file->size() && f.n_ff <= (st->file->size() - off) / f.bundle_bytes, kErrFormat,
                    "flash: layer bundles extend past the end of " + f.path);
   io::ReaderOptions ro;
   ro.threads = f.readers;

@@ -80,10 +80,16 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
   const uint32_t cap = st.cache->slots_per_layer();
   const unsigned threads = ThreadPool::global().threads();
   std::vector<float> acc(static_cast<size_t>(threads) * rows * E);
+  // cache keys as in run_ffn_flash: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
+  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
+  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
+  std::vector<uint32_t>& keys = st.keys;
+  keys.resize(st.active.size());
+  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
   for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
     const size_t n = std::min<size_t>(cap, st.active.size() - c0);
     st.misses.clear();
-    st.cache->acquire(static_cast<uint32_t>(o.layer), st.active.data() + c0, n, st.slots.data(), &st.misses);
+    st.cache->acquire(cache_layer, keys.data() + c0, n, st.slots.data(), &st.misses);
     if (!st.misses.empty()) {
       std::vector<io::ReadRequest> batch;
       batch.reserve(st.misses.size());
@@ -93,7 +99,7 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
       try {
         st.pool->read(batch);
       } catch (...) {
-        for (size_t mi : st.misses) st.cache->erase(static_cast<uint32_t>(o.layer), st.active[c0 + mi]);
+        for (size_t mi : st.misses) st.cache->erase(cache_layer, keys[c0 + mi]);
         throw;
       }
       io_ns += now_ns() - r0;

@@ -40,6 +40,15 @@ double num_field(const Napi::Object& o, const char* k, double def) {
   return d;
 }
 
+// A size (weight shape, byte count): a non-negative integer up to 2^53. Casting a negative, huge or
+// fractional double to size_t straight away is undefined behaviour (UBSan: float-cast-overflow).
+size_t size_field(const Napi::Object& o, const char* k, double def) {
+  const double d = num_field(o, k, def);
+  if (!(d >= 0 && d <= 9007199254740992.0) || d != std::floor(d))
+    fail(kErrArg, std::string("plan: ") + k + " must be an integer from 0 to 2^53");
+  return static_cast<size_t>(d);
+}
+
 class Plan : public Napi::ObjectWrap<Plan> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -77,8 +86,8 @@ class Plan : public Napi::ObjectWrap<Plan> {
       Napi::Object w = wa.Get(i).As<Napi::Object>();
       graph::WeightSpec spec;
       spec.dtype = static_cast<DType>(int_field(w, "dtype", -1, 0, 255));
-      spec.n = static_cast<size_t>(num_field(w, "n", 0));
-      spec.k = static_cast<size_t>(num_field(w, "k", 0));
+      spec.n = size_field(w, "n", 0);
+      spec.k = size_field(w, "k", 0);
       spec.group = int_field(w, "group", -1, -2, 1 << 20);
       Napi::Value data = w.Get("data");
       if (spec.group != -1) {
@@ -146,9 +155,9 @@ class Plan : public Napi::ObjectWrap<Plan> {
       auto spec = std::make_shared<graph::FlashSpec>();
       if (!f.Get("path").IsString()) fail(kErrArg, "plan: flash.path must be a string");
       spec->path = f.Get("path").As<Napi::String>().Utf8Value();
-      spec->bundle_bytes = static_cast<size_t>(num_field(f, "bundleBytes", 0));
-      spec->read_bytes = static_cast<size_t>(num_field(f, "readBytes", 0));
-      spec->row_bytes = static_cast<size_t>(num_field(f, "rowBytes", 0));
+      spec->bundle_bytes = size_field(f, "bundleBytes", 0);
+      spec->read_bytes = size_field(f, "readBytes", 0);
+      spec->row_bytes = size_field(f, "rowBytes", 0);
       spec->row_type = static_cast<DType>(int_field(f, "rowType", 0, 0, 255));
       spec->n_ff = static_cast<size_t>(int_field(f, "nFf", 0, 1, 1 << 24));
       spec->n_embd = static_cast<size_t>(int_field(f, "nEmbd", 0, 1, 1 << 24));
@@ -169,7 +178,11 @@ class Plan : public Napi::ObjectWrap<Plan> {
         if (!(v >= 0 && v < 9.0e15)) fail(kErrArg, "plan: flash.layerOffsets out of range");
         spec->layer_offsets.push_back(static_cast<uint64_t>(v));
       }
-      for (uint32_t i = 0; i < ta.Length(); i++) spec->thresholds.push_back(static_cast<float>(number(ta.Get(i), "flash.thresholds")));
+      for (uint32_t i = 0; i < ta.Length(); i++) {
+        const double v = number(ta.Get(i), "flash.thresholds");
+        if (!(v >= 0 && v <= 3.0e38)) fail(kErrArg, "plan: flash.thresholds must be finite and >= 0");
+        spec->thresholds.push_back(static_cast<float>(v));
+      }
       s.flash = spec;
     }
     exec_ = std::make_shared<Executor>(std::move(s));

@@ -92,14 +92,43 @@ function ioError(path: string, what: string, e: unknown): unknown {
 const MAX_DIMS = 4;
 const MAX_STRING = 1 << 30;
 
-/** Buffered little-endian reader over a file descriptor, with every read bounds-checked against the file size. */
+/** Positional reads from the bytes being parsed: a file descriptor, or an in-memory buffer. */
+interface ByteSource {
+  readonly size: number;
+  /** The file's device and inode (readTensorData checks it is still the same file). */
+  readonly identity?: { dev: number; ino: number };
+  /** Copies up to `len` bytes at `pos` into dst[off..]; returns the count (0 at the end). */
+  read(dst: Uint8Array, off: number, len: number, pos: number): number;
+}
+
+function fdSource(fd: number, path: string): ByteSource {
+  const st = fstatSync(fd);
+  // preadFull: the I/O fault seam of lib/fileio.ts, EINTR and short reads retried
+  return { size: st.size, identity: { dev: st.dev, ino: st.ino }, read: (dst, off, len, pos) => preadFull(fd, path, dst, off, len, pos) };
+}
+
+function bufferSource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.byteLength,
+    read: (dst, off, len, pos) => {
+      const n = Math.max(0, Math.min(len, bytes.byteLength - pos));
+      dst.set(bytes.subarray(pos, pos + n), off);
+      return n;
+    },
+  };
+}
+
+/** Buffered little-endian reader over a byte source, with every read bounds-checked against its size. */
 class Reader {
   private buf = Buffer.alloc(0);
   private bufStart = 0; // file offset of buf[0]
   pos = 0;
   /** When set, the offset of every field read is appended (tests truncate the file there). */
   trace: number[] | undefined;
-  constructor(private readonly fd: number, readonly size: number, private readonly path: string) {}
+  readonly size: number;
+  constructor(private readonly src: ByteSource, private readonly path: string) {
+    this.size = src.size;
+  }
 
   fail(msg: string, at = this.pos): never {
     throw new BitflashFormatError(`${this.path}: ${msg} at offset ${at}`, { offset: at });
@@ -112,7 +141,12 @@ class Reader {
     if (rel >= 0 && rel + n <= this.buf.length) return rel;
     const want = Math.min(Math.max(n, 1 << 20), this.size - this.pos);
     this.buf = Buffer.allocUnsafe(want);
-    if (preadFull(this.fd, this.path, this.buf, 0, want, this.pos) < want) this.fail('unexpected end of file');
+    let got = 0;
+    while (got < want) {
+      const r = this.src.read(this.buf, got, want - got, this.pos + got);
+      if (r === 0) this.fail('unexpected end of file');
+      got += r;
+    }
     this.bufStart = this.pos;
     return 0;
   }
@@ -219,9 +253,26 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
     throw new BitflashIOError(`${path}: cannot open (${(e as Error).message})`, { cause: e });
   }
   try {
-    const st = fstatSync(fd);
-    const size = st.size;
-    const r: Reader = new Reader(fd, size, path);
+    return parseGGUFSource(fdSource(fd, path), path, opts);
+  } catch (e) {
+    throw ioError(path, 'read', e);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Parses GGUF bytes already in memory (the fuzz harness's entry point; `name` stands in for the
+ * path in messages and in the result). Same checks and errors as readGGUF.
+ */
+export function parseGGUF(bytes: Uint8Array, name = '<buffer>', opts: { trace?: number[] } = {}): GGUFFile {
+  return parseGGUFSource(bufferSource(bytes), name, opts);
+}
+
+function parseGGUFSource(src: ByteSource, path: string, opts: { trace?: number[] }): GGUFFile {
+  {
+    const size = src.size;
+    const r: Reader = new Reader(src, path);
     r.trace = opts.trace;
     const magic = r.u32('magic');
     if (magic !== GGUF_MAGIC) r.fail(`not a GGUF file (magic 0x${magic.toString(16).padStart(8, '0')})`, 0);
@@ -246,14 +297,15 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
       if (t === GGUFValueType.ARRAY) {
         // the element type is the u32 right after the value type
         const b = Buffer.alloc(4);
-        if (preadFull(fd, path, b, 0, 4, elemAt) < 4) r.fail('unexpected end of file', elemAt);
+        if (src.read(b, 0, 4, elemAt) < 4) r.fail('unexpected end of file', elemAt);
         metadataTypes.set(key, { type: t, elemType: b.readUInt32LE(0) as GGUFValueType });
       } else {
         metadataTypes.set(key, { type: t });
       }
     }
     const alignV = metadata.get('general.alignment') ?? 32;
-    if (typeof alignV !== 'number' || alignV <= 0 || (alignV & (alignV - 1)) !== 0 || alignV > 1 << 20) {
+    // Number.isInteger: a FLOAT32 0.5 or 1.5 passes the bit test, and would give fractional offsets.
+    if (typeof alignV !== 'number' || !Number.isInteger(alignV) || alignV <= 0 || (alignV & (alignV - 1)) !== 0 || alignV > 1 << 20) {
       r.fail(`general.alignment must be a power of two, received ${String(alignV)}`, 0);
     }
     const alignment = alignV as number;
@@ -296,11 +348,7 @@ export function readGGUF(path: string, opts: { trace?: number[] } = {}): GGUFFil
         r.fail(`tensor ${JSON.stringify(t.name)}: data [${t.fileOffset}, ${t.fileOffset + t.bytes}) extends past the end of the file (${size} bytes)`, t.fileOffset);
       }
     }
-    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors, identity: { dev: st.dev, ino: st.ino } };
-  } catch (e) {
-    throw ioError(path, 'read', e);
-  } finally {
-    closeSync(fd);
+    return { path, version, size, alignment, dataOffset, metadata, metadataTypes, tensors, ...(src.identity ? { identity: src.identity } : {}) };
   }
 }
 

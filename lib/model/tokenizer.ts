@@ -60,7 +60,7 @@ abstract class Base implements Tokenizer {
     for (let i = 0; i < tokens.length; i++) if (!this.pieceToId.has(tokens[i]!)) this.pieceToId.set(tokens[i]!, i);
     const id = (k: string) => {
       const v = metaNumber(f, k);
-      if (v !== undefined && (v < 0 || v >= tokens.length)) throw new BitflashFormatError(`${f.path}: ${k} ${v} is outside the vocabulary (${tokens.length})`);
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v >= tokens.length)) throw new BitflashFormatError(`${f.path}: ${k} ${v} is outside the vocabulary (${tokens.length})`);
       return v;
     };
     this.bos = id('tokenizer.ggml.bos_token_id');
@@ -334,31 +334,79 @@ class BpeTokenizer extends Base {
   private word(w: string, out: number[]): void {
     const hit = this.cache.get(w);
     if (hit) {
-      out.push(...hit);
+      for (const id of hit) out.push(id);
       return;
     }
-    const syms = Array.from(enc.encode(w), (b) => BYTE_TO_CHAR[b]!);
+    const sym = Array.from(enc.encode(w), (b) => BYTE_TO_CHAR[b]!);
     // Merge the lowest-ranked adjacent pair (leftmost on ties) until none is in the merge list.
-    for (;;) {
-      let best = -1, bestRank = Infinity;
-      for (let i = 0; i + 1 < syms.length; i++) {
-        const r = this.ranks.get(`${syms[i]} ${syms[i + 1]}`);
-        if (r !== undefined && r < bestRank) {
-          bestRank = r;
-          best = i;
+    // A heap of candidate pairs over a linked list of symbols: O(n log n) in the word's length (the
+    // rescan of every pair after each merge was quadratic: a 16 KB word without spaces took minutes).
+    const n = sym.length;
+    const prev = new Int32Array(n), next = new Int32Array(n), alive = new Uint8Array(n).fill(1);
+    for (let i = 0; i < n; i++) {
+      prev[i] = i - 1;
+      next[i] = i + 1 < n ? i + 1 : -1;
+    }
+    // Candidates ordered by (rank, left position): the list keeps the symbols' original order, so the
+    // smallest left index is the leftmost pair, as the rescan picked.
+    type Cand = { left: number; right: number; rank: number; text: string };
+    const heap: Cand[] = [];
+    const before = (a: Cand, b: Cand) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
+    const push = (c: Cand) => {
+      heap.push(c);
+      let i = heap.length - 1;
+      while (i > 0) {
+        const pi = (i - 1) >> 1;
+        if (!before(heap[i]!, heap[pi]!)) break;
+        [heap[i], heap[pi]] = [heap[pi]!, heap[i]!];
+        i = pi;
+      }
+    };
+    const pop = (): Cand => {
+      const top = heap[0]!;
+      const last = heap.pop()!;
+      if (heap.length > 0) {
+        heap[0] = last;
+        let i = 0;
+        for (;;) {
+          const l = 2 * i + 1, r = l + 1;
+          let m = i;
+          if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+          if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+          if (m === i) break;
+          [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+          i = m;
         }
       }
-      if (best < 0) break;
-      syms.splice(best, 2, syms[best]! + syms[best + 1]!);
+      return top;
+    };
+    const tryAdd = (l: number, r: number) => {
+      if (l < 0 || r < 0) return;
+      const rank = this.ranks.get(`${sym[l]} ${sym[r]}`);
+      if (rank !== undefined) push({ left: l, right: r, rank, text: sym[l]! + sym[r]! });
+    };
+    for (let i = 1; i < n; i++) tryAdd(i - 1, i);
+    while (heap.length > 0) {
+      const c = pop();
+      // stale: a side was merged into something else since the pair was queued
+      if (!alive[c.left] || !alive[c.right] || next[c.left] !== c.right || sym[c.left]! + sym[c.right]! !== c.text) continue;
+      sym[c.left] = c.text;
+      alive[c.right] = 0;
+      next[c.left] = next[c.right]!;
+      if (next[c.right]! >= 0) prev[next[c.right]!] = c.left;
+      tryAdd(prev[c.left]!, c.left);
+      tryAdd(c.left, next[c.left]!);
     }
     const ids: number[] = [];
-    for (const s of syms) {
+    for (let i = n > 0 ? 0 : -1; i >= 0; i = next[i]!) {
+      const s = sym[i]!;
       const id = this.pieceToId.get(s);
       if (id !== undefined) ids.push(id);
       else for (const ch of s) { const b = this.pieceToId.get(ch); if (b !== undefined) ids.push(b); }
     }
     if (this.cache.size < 65536) this.cache.set(w, ids);
-    out.push(...ids);
+    // a loop, not push(...ids): spreading a 100k-element array overflows the call stack (RangeError)
+    for (const id of ids) out.push(id);
   }
 
   tokenBytes(id: number, special = false): Uint8Array {
