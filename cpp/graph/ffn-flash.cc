@@ -72,6 +72,13 @@ void gate_projection(const WeightSpec& gw, size_t F, size_t E, const float* x, s
   }
 }
 
+uint32_t flash_cache_keys(const FlashSpec& f, int layer, FlashState& st) {
+  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(layer * f.n_ff) : 0;
+  st.keys.resize(st.active.size());
+  for (size_t i = 0; i < st.active.size(); i++) st.keys[i] = key_base + st.active[i];
+  return f.shared_arena ? 0 : static_cast<uint32_t>(layer);
+}
+
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   const FlashSpec& f = *s.flash;
   // row_bytes comes from the file's metadata through the plan: it must be exactly one row of n_embd
@@ -212,12 +219,8 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
     });
   };
   std::vector<size_t> hits, order;
-  // cache keys: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
-  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
-  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
-  std::vector<uint32_t>& keys = st.keys;
-  keys.resize(st.active.size());
-  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
+  const uint32_t cache_layer = flash_cache_keys(f, o.layer, st);
+  const std::vector<uint32_t>& keys = st.keys;
   for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
     const size_t n = std::min<size_t>(cap, st.active.size() - c0);
     st.misses.clear();

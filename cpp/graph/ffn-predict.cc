@@ -80,12 +80,8 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
   const uint32_t cap = st.cache->slots_per_layer();
   const unsigned threads = ThreadPool::global().threads();
   std::vector<float> acc(static_cast<size_t>(threads) * rows * E);
-  // cache keys as in run_ffn_flash: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
-  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
-  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
-  std::vector<uint32_t>& keys = st.keys;
-  keys.resize(st.active.size());
-  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
+  const uint32_t cache_layer = flash_cache_keys(f, o.layer, st);
+  const std::vector<uint32_t>& keys = st.keys;
   for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
     const size_t n = std::min<size_t>(cap, st.active.size() - c0);
     st.misses.clear();

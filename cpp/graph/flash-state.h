@@ -38,6 +38,11 @@ struct FlashState {
   uint64_t last_step_seen = ~0ull;
 };
 
+// The neuron cache's keys of st.active for `layer`, into st.keys: the neuron id in its layer's arena, or
+// layer * n_ff + neuron in a shared arena. Returns the cache layer to acquire / erase them in. Defined in
+// ffn-flash.cc.
+uint32_t flash_cache_keys(const FlashSpec& f, int layer, FlashState& st);
+
 }  // namespace bitflash::graph
 
 namespace bitflash::graph {
