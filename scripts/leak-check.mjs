@@ -17,6 +17,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lcgValues as values } from '../test/js/lcg-values.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -42,16 +43,6 @@ if (!(CALLS >= ROUNDS && Number.isInteger(CALLS))) {
 
 const bf = await import(path.join(root, 'dist', 'index.js'));
 const model = path.join(root, 'models', 'stories260K.gguf');
-
-function values(n, seed) {
-  let s = seed >>> 0 || 1;
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    x[i] = (s / 4294967296) * 2 - 1;
-  }
-  return x;
-}
 
 async function expectReject(p) {
   try {

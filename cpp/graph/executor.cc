@@ -33,10 +33,6 @@ size_t row_bytes(DType t, size_t k) {
   }
 }
 
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
 }  // namespace
 
 void dequant_weight_row(const WeightSpec& w, size_t r, float* out) {

@@ -21,26 +21,6 @@ namespace bitflash::graph {
 
 
 namespace {
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-void decode_row(DType t, const uint8_t* src, size_t k, float* dst) {
-  switch (t) {
-    case DType::f32: std::memcpy(dst, src, k * 4); break;
-    case DType::f16:
-      for (size_t j = 0; j < k; j++) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * j, 2);
-        dst[j] = fp16_to_f32(h);
-      }
-      break;
-    case DType::q8_0: q8_0_dequant__ref(reinterpret_cast<const block_q8_0*>(src), dst, k / QK8_0); break;
-    case DType::q4_0: q4_0_dequant__ref(reinterpret_cast<const block_q4_0*>(src), dst, k / QK4_0); break;
-    default: fail(kErrUnsupported, "ffn_flash: unsupported row type");
-  }
-}
-
 int hist_bin(float a) {
   if (!(a > 0)) return 0;
   // clamp before the cast: |silu(gate)| = inf (an overflowing gate row from the file) made the
@@ -49,7 +29,7 @@ int hist_bin(float a) {
   return b < 0 ? 0 : b >= static_cast<float>(kHistBins) ? kHistBins - 1 : static_cast<int>(b);
 }
 
-// Bytes of one row of k values of a flash row type; 0 when the type is not one decode_row reads or k
+// Bytes of one row of k values of a flash row type; 0 when the type is not one decode_bundle_row reads or k
 // is not a multiple of its block.
 size_t flash_row_size(DType t, size_t k) {
   switch (t) {
@@ -62,10 +42,47 @@ size_t flash_row_size(DType t, size_t k) {
 }
 }  // namespace
 
+void decode_bundle_row(DType t, const uint8_t* src, size_t k, float* dst, const char* op) {
+  switch (t) {
+    case DType::f32: std::memcpy(dst, src, k * 4); break;
+    case DType::f16:
+      for (size_t j = 0; j < k; j++) {
+        uint16_t h;
+        std::memcpy(&h, src + 2 * j, 2);
+        dst[j] = fp16_to_f32(h);
+      }
+      break;
+    case DType::q8_0: q8_0_dequant__ref(reinterpret_cast<const block_q8_0*>(src), dst, k / QK8_0); break;
+    case DType::q4_0: q4_0_dequant__ref(reinterpret_cast<const block_q4_0*>(src), dst, k / QK4_0); break;
+    default: fail(kErrUnsupported, std::string(op) + ": unsupported row type");
+  }
+}
+
+void gate_projection(const WeightSpec& gw, size_t F, size_t E, const float* x, size_t x_len, size_t rows, std::vector<float>& gate) {
+  if (gw.dtype == DType::f32 || gw.dtype == DType::f16) {
+    matmul_float_weights(gw.dtype, gw.data, gw.bytes, F, E, 0, x, x_len, rows, E, gate.data(), gate.size(), F);
+  } else {
+    WeightView v;
+    v.dtype = gw.dtype;
+    v.n = F;
+    v.k = E;
+    v.data = gw.data;
+    v.data_bytes = gw.bytes;
+    matmul_f32(v, nullptr, 0, x, x_len, rows, E, gate.data(), gate.size(), F);
+  }
+}
+
+uint32_t flash_cache_keys(const FlashSpec& f, int layer, FlashState& st) {
+  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(layer * f.n_ff) : 0;
+  st.keys.resize(st.active.size());
+  for (size_t i = 0; i < st.active.size(); i++) st.keys[i] = key_base + st.active[i];
+  return f.shared_arena ? 0 : static_cast<uint32_t>(layer);
+}
+
 void init_flash(const PlanSpec& s, std::unique_ptr<FlashState>& st) {
   const FlashSpec& f = *s.flash;
   // row_bytes comes from the file's metadata through the plan: it must be exactly one row of n_embd
-  // values, else decode_row reads past the rows (and past the cache slot: fuzz_flash found a heap
+  // values, else decode_bundle_row reads past the rows (and past the cache slot: fuzz_flash found a heap
   // overflow, test/fuzz/regressions/fuzz_flash/).
   BITFLASH_CHECK(f.n_embd >= 1 && f.n_embd <= (size_t{1} << 30), kErrArg, "plan: flash nEmbd out of range");
   const size_t row = flash_row_size(f.row_type, f.n_embd);
@@ -114,17 +131,7 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
   float* y = slots_[o.out].data();
   const uint64_t t0 = now_ns();
   // 1. resident gate projection for every row, then silu
-  if (gw.dtype == DType::f32 || gw.dtype == DType::f16) {
-    matmul_float_weights(gw.dtype, gw.data, gw.bytes, F, E, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-  } else {
-    WeightView v;
-    v.dtype = gw.dtype;
-    v.n = F;
-    v.k = E;
-    v.data = gw.data;
-    v.data_bytes = gw.bytes;
-    matmul_f32(v, nullptr, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-  }
+  gate_projection(gw, F, E, x, slots_[o.a].size(), rows, st.gate);
   const float thr = f.thresholds[o.layer];
   st.active.clear();
   uint64_t pairs = 0;  // (token, neuron) pairs that pass: the density a decode step sees
@@ -196,8 +203,8 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
           }
           continue;
         }
-        decode_row(f.row_type, b, E, up.data());
-        decode_row(f.row_type, b + f.row_bytes, E, down.data());
+        decode_bundle_row(f.row_type, b, E, up.data(), "ffn_flash");
+        decode_bundle_row(f.row_type, b + f.row_bytes, E, down.data(), "ffn_flash");
         for (size_t t = 0; t < rows; t++) {
           const float a = st.gate[t * F + neuron];
           if (thr > 0 && std::fabs(a) <= thr) continue;
@@ -212,12 +219,8 @@ void Executor::run_ffn_flash(const OpSpec& o, size_t rows) {
     });
   };
   std::vector<size_t> hits, order;
-  // cache keys: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
-  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
-  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
-  std::vector<uint32_t>& keys = st.keys;
-  keys.resize(st.active.size());
-  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
+  const uint32_t cache_layer = flash_cache_keys(f, o.layer, st);
+  const std::vector<uint32_t>& keys = st.keys;
   for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
     const size_t n = std::min<size_t>(cap, st.active.size() - c0);
     st.misses.clear();

@@ -21,28 +21,6 @@
 
 namespace bitflash::graph {
 
-namespace {
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
-void bundle_row(DType t, const uint8_t* src, size_t k, float* dst) {
-  switch (t) {
-    case DType::f32: std::memcpy(dst, src, k * 4); break;
-    case DType::f16:
-      for (size_t j = 0; j < k; j++) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * j, 2);
-        dst[j] = fp16_to_f32(h);
-      }
-      break;
-    case DType::q8_0: q8_0_dequant__ref(reinterpret_cast<const block_q8_0*>(src), dst, k / QK8_0); break;
-    case DType::q4_0: q4_0_dequant__ref(reinterpret_cast<const block_q4_0*>(src), dst, k / QK4_0); break;
-    default: fail(kErrUnsupported, "ffn_flash_relu: unsupported row type");
-  }
-}
-}  // namespace
-
 void validate_ffn_flash_relu(const PlanSpec& s, const OpSpec& o) {
   BITFLASH_CHECK(s.flash != nullptr, kErrArg, "plan: ffn_flash_relu needs a flash spec");
   const FlashSpec& f = *s.flash;
@@ -76,17 +54,7 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
   const float* score = nullptr;
   if (resident) {
     const WeightSpec& gw = spec_.weights[o.w];
-    if (gw.dtype == DType::f32 || gw.dtype == DType::f16) {
-      matmul_float_weights(gw.dtype, gw.data, gw.bytes, F, E, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-    } else {
-      WeightView v;
-      v.dtype = gw.dtype;
-      v.n = F;
-      v.k = E;
-      v.data = gw.data;
-      v.data_bytes = gw.bytes;
-      matmul_f32(v, nullptr, 0, x, slots_[o.a].size(), rows, E, st.gate.data(), st.gate.size(), F);
-    }
+    gate_projection(gw, F, E, x, slots_[o.a].size(), rows, st.gate);
     score = st.gate.data();
   } else {
     score = slots_[o.b].data();
@@ -112,12 +80,8 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
   const uint32_t cap = st.cache->slots_per_layer();
   const unsigned threads = ThreadPool::global().threads();
   std::vector<float> acc(static_cast<size_t>(threads) * rows * E);
-  // cache keys as in run_ffn_flash: the neuron id in its layer's arena, or layer * n_ff + neuron in a shared arena
-  const uint32_t cache_layer = f.shared_arena ? 0 : static_cast<uint32_t>(o.layer);
-  const uint32_t key_base = f.shared_arena ? static_cast<uint32_t>(o.layer * F) : 0;
-  std::vector<uint32_t>& keys = st.keys;
-  keys.resize(st.active.size());
-  for (size_t i = 0; i < st.active.size(); i++) keys[i] = key_base + st.active[i];
+  const uint32_t cache_layer = flash_cache_keys(f, o.layer, st);
+  const std::vector<uint32_t>& keys = st.keys;
   for (size_t c0 = 0; c0 < st.active.size(); c0 += cap) {
     const size_t n = std::min<size_t>(cap, st.active.size() - c0);
     st.misses.clear();
@@ -145,9 +109,9 @@ void Executor::run_ffn_flash_relu(const OpSpec& o, size_t rows) {
       for (size_t j = task * per; j < j1; j++) {
         const uint32_t neuron = st.active[c0 + j];
         const uint8_t* b = static_cast<const uint8_t*>(st.slots[j]);
-        bundle_row(f.row_type, b, E, up.data());
-        bundle_row(f.row_type, b + f.row_bytes, E, down.data());
-        if (!resident) bundle_row(f.row_type, b + 2 * f.row_bytes, E, gate.data());
+        decode_bundle_row(f.row_type, b, E, up.data(), "ffn_flash_relu");
+        decode_bundle_row(f.row_type, b + f.row_bytes, E, down.data(), "ffn_flash_relu");
+        if (!resident) decode_bundle_row(f.row_type, b + 2 * f.row_bytes, E, gate.data(), "ffn_flash_relu");
         for (size_t t = 0; t < rows; t++) {
           const float* xr = x + t * E;
           float g;

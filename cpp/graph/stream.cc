@@ -18,12 +18,6 @@ namespace bitflash::graph {
 
 void dequant_weight_row(const WeightSpec& w, size_t r, float* out);  // executor.cc
 
-namespace {
-uint64_t now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-}  // namespace
-
 StreamState::~StreamState() {
   // reads in flight write into buf: wait for them before the buffers go
   for (int b = 0; b < 2; b++)

@@ -8,10 +8,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Model, loadModel } from '../model/model.js';
+import { pickFlashTuning, type FlashTuningOptions } from '../model/flash-tuning.js';
 
 export type SpeedMethod = 'resident' | 'mmap' | 'layers' | 'bitflash';
 
-export interface SpeedChildArgs {
+export interface SpeedChildArgs extends FlashTuningOptions {
   method: SpeedMethod;
   model: string;
   /** bitflash: the flash-layout file; ramBudget and density. */
@@ -25,12 +26,6 @@ export interface SpeedChildArgs {
   tokens: number;
   warmup: number;
   nCtx: number;
-  flashReaders?: number;
-  flashMaxRead?: number;
-  flashMaxGap?: number;
-  flashSimd?: boolean;
-  flashSharedArena?: boolean;
-  streamPrefetch?: boolean;
 }
 
 export interface SpeedChildResult {
@@ -78,10 +73,7 @@ export async function runSpeedChild(a: SpeedChildArgs): Promise<SpeedChildResult
       case 'bitflash':
         m = await loadModel(a.flash!, {
           ...base, ...(a.ramBudget ? { ramBudget: a.ramBudget } : {}), density: a.density ?? 1, ...(a.thresholds ? { thresholds: a.thresholds } : {}),
-          ...(a.flashReaders ? { flashReaders: a.flashReaders } : {}), ...(a.flashMaxRead ? { flashMaxRead: a.flashMaxRead } : {}),
-          ...(a.streamPrefetch !== undefined ? { streamPrefetch: a.streamPrefetch } : {}),
-          ...(a.flashMaxGap !== undefined ? { flashMaxGap: a.flashMaxGap } : {}), ...(a.flashSimd !== undefined ? { flashSimd: a.flashSimd } : {}),
-          ...(a.flashSharedArena !== undefined ? { flashSharedArena: a.flashSharedArena } : {}),
+          ...pickFlashTuning(a),
         });
         break;
     }

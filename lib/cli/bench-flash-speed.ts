@@ -30,16 +30,11 @@ import { flashInfo } from '../model/flash-layout.js';
 import { readGGUF } from '../model/gguf.js';
 import { FLASH_READERS, STREAM_MAX_READ, STREAM_READERS } from '../memory/planner.js';
 import type { SpeedChildArgs, SpeedChildResult, SpeedMethod } from './bench-flash-child.js';
+import { pickFlashTuning, type FlashTuningOptions } from '../model/flash-tuning.js';
 
-export interface BitflashVariant {
+export interface BitflashVariant extends FlashTuningOptions {
   name: string;
   density: number;
-  flashReaders?: number;
-  flashMaxRead?: number;
-  flashMaxGap?: number;
-  flashSimd?: boolean;
-  flashSharedArena?: boolean;
-  streamPrefetch?: boolean;
 }
 
 export interface SpeedOptions {
@@ -266,12 +261,7 @@ export async function benchFlashSpeed(o: SpeedOptions): Promise<SpeedReport> {
       if (limit !== null) args.ramBudget = limit - reserve;
       const th = thresholds.get(v.density);
       if (th) args.thresholds = th;
-      if (v.flashReaders) args.flashReaders = v.flashReaders;
-      if (v.flashMaxRead) args.flashMaxRead = v.flashMaxRead;
-      if (v.streamPrefetch !== undefined) args.streamPrefetch = v.streamPrefetch;
-      if (v.flashMaxGap !== undefined) args.flashMaxGap = v.flashMaxGap;
-      if (v.flashSimd !== undefined) args.flashSimd = v.flashSimd;
-      if (v.flashSharedArena !== undefined) args.flashSharedArena = v.flashSharedArena;
+      Object.assign(args, pickFlashTuning(v));
     }
     dropCache(o.model);
     dropCache(o.flash);

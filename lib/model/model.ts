@@ -15,8 +15,9 @@ import type { FlashStepStats } from '../graph/builder.js';
 import { Sampler, type SamplingOptions } from './sampling.js';
 import { parseBudget, planResidency, STREAM_READERS, type ResidencyPlan } from '../memory/planner.js';
 import { tokenizerFromGGUF, type Tokenizer } from './tokenizer.js';
+import type { FlashTuningOptions } from './flash-tuning.js';
 
-export interface LoadOptions {
+export interface LoadOptions extends FlashTuningOptions {
   /** KV cache length (default: the model's context length, at most 4096). */
   nCtx?: number;
   /** Tokens per prompt step (default 64). */
@@ -35,16 +36,6 @@ export interface LoadOptions {
   weights?: 'read' | 'mmap' | 'layers';
   /** Flash-layout models: per-layer |silu(gate)| thresholds (from a previous calibrate()); skips calibration. */
   thresholds?: number[];
-  /** Flash I/O tuning: bundle reader threads and largest read; dense-stream prefetch (default true). */
-  flashReaders?: number;
-  flashMaxRead?: number;
-  /** Flash: read neighbouring bundles closer than this as one read (default 16 KiB). */
-  flashMaxGap?: number;
-  /** Flash: SIMD per-neuron kernels (default true); false decodes bundle rows to f32. */
-  flashSimd?: boolean;
-  /** Flash: one neuron arena for all layers (default: when a layer's share cannot hold 1.25 x its active set). */
-  flashSharedArena?: boolean;
-  streamPrefetch?: boolean;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -92,7 +83,7 @@ export class Model {
     return this.flash;
   }
 
-  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | 'flashReaders' | 'flashMaxRead' | 'flashMaxGap' | 'flashSimd' | 'flashSharedArena' | 'streamPrefetch'>> & LoadOptions, plan: ResidencyPlan | undefined) {
+  private constructor(readonly file: GGUFFile, private readonly opts: Required<Omit<LoadOptions, 'ramBudget' | 'thresholds' | keyof FlashTuningOptions>> & LoadOptions, plan: ResidencyPlan | undefined) {
     this.plan = plan;
     this.tokenizer = tokenizerFromGGUF(file);
     const fi = flashInfo(file);

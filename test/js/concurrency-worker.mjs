@@ -4,18 +4,9 @@
 //   { mode: 'flood', seed } -> starts `count` async matmuls, posts 'started', never waits for them (the
 //                              parent terminates this worker with the jobs in flight)
 import { parentPort, workerData } from 'node:worker_threads';
+import { lcgValues as values } from './lcg-values.mjs';
 
 const bf = await import(new URL('../../dist/index.js', import.meta.url).href);
-
-function values(n, seed) {
-  let s = seed >>> 0 || 1;
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    x[i] = (s / 4294967296) * 2 - 1;
-  }
-  return x;
-}
 
 const { mode, seed, n, k, m, count } = workerData;
 const w = bf.quantizeSync(values(n * k, seed), { dtype: 'q4_0', shape: [n, k] });

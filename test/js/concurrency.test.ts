@@ -36,6 +36,7 @@ import {
 } from '../../lib/index.js';
 import { GraphBuilder, createPlan } from '../../lib/graph/builder.js';
 import { randomF32 } from './helpers.js';
+import { lcgValues } from './lcg-values.mjs';
 
 const tiny = new URL('../../models/stories260K.gguf', import.meta.url).pathname;
 // llama2.c's reference greedy continuation from BOS (as in model.test.ts)
@@ -246,21 +247,12 @@ describe('the addon in worker_threads', () => {
           }),
       ),
     );
-    // the same computation here, in the main thread's instance of the addon
-    const values = (len: number, seed: number): Float32Array => {
-      let s = seed >>> 0 || 1;
-      const x = new Float32Array(len);
-      for (let i = 0; i < len; i++) {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        x[i] = (s / 4294967296) * 2 - 1;
-      }
-      return x;
-    };
+    // the same computation here, in the main thread's instance of the addon (the worker's inputs: lcgValues)
     for (const r of results) {
-      const w = quantizeSync(values(n * k, r.seed), { dtype: 'q4_0', shape: [n, k] });
+      const w = quantizeSync(lcgValues(n * k, r.seed), { dtype: 'q4_0', shape: [n, k] });
       expect(r.q).toEqual(w.data);
       await pack(w);
-      expect(r.y).toEqual(matmulSync(w, values(m * k, r.seed + 1)));
+      expect(r.y).toEqual(matmulSync(w, lcgValues(m * k, r.seed + 1)));
       const acc = Int32Array.from({ length: 64 }, (_, i) => (i - 32) * 1000003);
       expect(r.r).toEqual(requantizeSync(acc, { multiplier: dyadicFromScale(0.001), out: 'i8' }));
       w.dispose();

@@ -1,13 +1,11 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BitflashArgumentError,
   Tensor,
   addRescale,
   addRescaleSync,
-  cpuFeatures,
   dyadicFromScale,
   dyadicValue,
-  getThreads,
   iExp,
   iExpSync,
   iGelu,
@@ -36,36 +34,10 @@ import {
   softmaxIntSync,
   type Dyadic,
 } from '../../lib/index.js';
-import { rng } from './helpers.js';
+import { mulDyadicRef, restoreIsaAndThreadsAfterAll, rng } from './helpers.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
-});
+const { feat, threads0 } = restoreIsaAndThreadsAfterAll();
 
-// ---- an independent BigInt reference of the rounding rule (lib/ops/dyadic.ts, module comment) ----
-const I32_MIN = -(2n ** 31n);
-const I32_MAX = 2n ** 31n - 1n;
-const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
-function mulDyadicRef(x: number, d: Dyadic): bigint {
-  let xv = BigInt(x);
-  const m = BigInt(d.m);
-  if (d.s < 31) {
-    xv = xv * 2n ** BigInt(31 - d.s);
-    xv = xv > I32_MAX ? I32_MAX : xv < I32_MIN ? I32_MIN : xv;
-  }
-  let h = xv === I32_MIN && m === I32_MIN ? I32_MAX : floorDiv(xv * m + 2n ** 30n, 2n ** 31n);
-  if (d.s > 31) {
-    const k = 2n ** BigInt(d.s - 31);
-    const q = floorDiv(h, k);
-    const r = h - q * k; // 0 <= r < k
-    // nearest, ties away from zero
-    h = 2n * r > k || (2n * r === k && h > 0n) ? q + 1n : q;
-  }
-  return h;
-}
 function requantizeRef(x: number, d: Dyadic, zp: number, lo: number, hi: number): number {
   const v = mulDyadicRef(x, d) + BigInt(zp);
   return Number(v < BigInt(lo) ? BigInt(lo) : v > BigInt(hi) ? BigInt(hi) : v);

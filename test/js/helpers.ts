@@ -1,4 +1,47 @@
-/** Test helpers: a seeded PRNG and an independent TS reference of llama.cpp's q8_0 quantizer. */
+/**
+ * Test helpers: a seeded PRNG, an independent TS reference of llama.cpp's q8_0 quantizer, an exact BigInt
+ * reference of the dyadic rounding rule, and the ISA / thread-count restore shared by the test files.
+ */
+import { afterAll } from 'vitest';
+import { cpuFeatures, getThreads, setIsa, setThreads, type Dyadic } from '../../lib/index.js';
+
+/**
+ * For a test file that calls setIsa / setThreads: reads the CPU features and the thread count now, and
+ * puts the ISA cap and thread count back after all the file's tests (then runs `after`, if given).
+ */
+export function restoreIsaAndThreadsAfterAll(after?: () => void): { feat: ReturnType<typeof cpuFeatures>; threads0: number } {
+  const feat = cpuFeatures();
+  const threads0 = getThreads();
+  afterAll(() => {
+    setIsa(feat.cap);
+    setThreads(threads0);
+    after?.();
+  });
+  return { feat, threads0 };
+}
+
+// ---- an independent BigInt reference of the rounding rule (lib/ops/dyadic.ts, module comment) ----
+const I32_MIN = -(2n ** 31n);
+const I32_MAX = 2n ** 31n - 1n;
+const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+/** x * d in exact integer arithmetic, before the zero point and the final clamp. */
+export function mulDyadicRef(x: number, d: Dyadic): bigint {
+  let xv = BigInt(x);
+  const m = BigInt(d.m);
+  if (d.s < 31) {
+    xv = xv * 2n ** BigInt(31 - d.s);
+    xv = xv > I32_MAX ? I32_MAX : xv < I32_MIN ? I32_MIN : xv;
+  }
+  let h = xv === I32_MIN && m === I32_MIN ? I32_MAX : floorDiv(xv * m + 2n ** 30n, 2n ** 31n);
+  if (d.s > 31) {
+    const k = 2n ** BigInt(d.s - 31);
+    const q = floorDiv(h, k);
+    const r = h - q * k; // 0 <= r < k
+    // nearest, ties away from zero
+    h = 2n * r > k || (2n * r === k && h > 0n) ? q + 1n : q;
+  }
+  return h;
+}
 
 export function rng(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,11 +1,9 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BitflashDisposedError,
   QTensor,
   Tensor,
-  cpuFeatures,
   dyadicFromScale,
-  getThreads,
   linearInt,
   linearIntSync,
   matmulInfo,
@@ -17,35 +15,10 @@ import {
   setThreads,
   type Dyadic,
 } from '../../lib/index.js';
-import { rng } from './helpers.js';
+import { mulDyadicRef, restoreIsaAndThreadsAfterAll, rng } from './helpers.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
-});
+const { feat, threads0 } = restoreIsaAndThreadsAfterAll();
 
-// ---- an independent BigInt reference: exact accumulators, then the rounding rule of lib/ops/dyadic.ts ----
-const I32_MIN = -(2n ** 31n);
-const I32_MAX = 2n ** 31n - 1n;
-const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
-function mulDyadicRef(x: number, d: Dyadic): bigint {
-  let xv = BigInt(x);
-  const m = BigInt(d.m);
-  if (d.s < 31) {
-    xv = xv * 2n ** BigInt(31 - d.s);
-    xv = xv > I32_MAX ? I32_MAX : xv < I32_MIN ? I32_MIN : xv;
-  }
-  let h = xv === I32_MIN && m === I32_MIN ? I32_MAX : floorDiv(xv * m + 2n ** 30n, 2n ** 31n);
-  if (d.s > 31) {
-    const k = 2n ** BigInt(d.s - 31);
-    const q = floorDiv(h, k);
-    const r = h - q * k;
-    h = 2n * r > k || (2n * r === k && h > 0n) ? q + 1n : q;
-  }
-  return h;
-}
 
 interface Case {
   m: number;

@@ -3,6 +3,7 @@
  * layout into (int8 values, f32 scale) per block of 32, the activation quantizer of matmul.h, and the
  * matmul itself in float64 / exact integers.
  */
+import type { MatmulDType, QTensor } from '../../lib/index.js';
 import { f32ToF16, roundf } from './helpers.js';
 
 const fr = Math.fround;
@@ -108,6 +109,11 @@ export function decodeWeights(w: RawWeights): DecodedW {
   return { n, k, kb, q, d };
 }
 
+/** decodeWeights of a matmul-dtype QTensor. */
+export function decodeQTensor(w: QTensor): DecodedW {
+  return decodeWeights({ dtype: w.dtype as MatmulDType, n: w.shape[0], k: w.shape[1], data: w.data, scales: w.scales, zeroPoints: w.zeroPoints, group: w.group });
+}
+
 /** The activation quantizer of matmul.h: per block of 32, d = amax/127 (f32), q = roundf(x * (1/d)). */
 export function quantizeActs(x: Float32Array, m: number, k: number, ldx: number, off = 0): { q: Int32Array; d: Float64Array; kb: number } {
   const kb = Math.ceil(k / 32);
@@ -168,4 +174,49 @@ export function matmulI32Ref(wq: Int8Array, n: number, k: number, x: Int8Array |
       y[i * n + r] = Number(acc);
     }
   return y;
+}
+
+/**
+ * matmulBlocksRef for int8 / uint8 activations with a scale and a zero point per row, in the kernels'
+ * exact terms: u8 is seen as x - 128 and its zero point as zp - 128 (`off`), and the zero point's term
+ * sx * zp' * sum_j w_j comes off y, its magnitude |sx * zp'| * wabs into s. `acts` are the activations as
+ * blocks, wabs[r] = sum_j |w_rj| (the row's real weights).
+ */
+export function matmulIntActsRef(
+  w: DecodedW,
+  x: Int8Array | Uint8Array,
+  m: number,
+  k: number,
+  xScales: Float32Array,
+  xZeroPoints: Int32Array | undefined,
+): { y: Float64Array; s: Float64Array; acts: { q: Int32Array; d: Float64Array; kb: number }; off: number; wabs: Float64Array } {
+  const off = x instanceof Uint8Array ? 128 : 0;
+  const acts = { q: new Int32Array(m * w.kb * 32), d: new Float64Array(m * w.kb), kb: w.kb };
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < k; j++) acts.q[i * w.kb * 32 + j] = x[i * k + j]! - off;
+    acts.d.fill(xScales[i]!, i * w.kb, (i + 1) * w.kb);
+  }
+  const ref = matmulBlocksRef(w, acts, m);
+  const n = w.n;
+  const wsum = new Float64Array(n);
+  const wabs = new Float64Array(n);
+  for (let rr = 0; rr < n; rr++)
+    for (let b = 0; b < w.kb; b++) {
+      let s = 0;
+      let sa = 0;
+      for (let j = 0; j < 32; j++) {
+        s += w.q[(rr * w.kb + b) * 32 + j]!;
+        sa += Math.abs(w.q[(rr * w.kb + b) * 32 + j]!);
+      }
+      wsum[rr]! += w.d[rr * w.kb + b]! * s;
+      wabs[rr]! += Math.abs(w.d[rr * w.kb + b]!) * sa;
+    }
+  for (let i = 0; i < m; i++) {
+    const zp = (xZeroPoints ? xZeroPoints[i]! : 0) - off;
+    for (let rr = 0; rr < n; rr++) {
+      ref.y[i * n + rr]! -= xScales[i]! * zp * wsum[rr]!;
+      ref.s[i * n + rr]! += Math.abs(xScales[i]! * zp) * wabs[rr]!; // the epilogue's own f32 sum (nb terms + 3 roundings)
+    }
+  }
+  return { ...ref, acts, off, wabs };
 }

@@ -1,9 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   QTensor,
   Tensor,
-  cpuFeatures,
-  getThreads,
   matmul,
   matmulInfo,
   matmulSync,
@@ -15,21 +13,12 @@ import {
   setThreads,
   type MatmulDType,
 } from '../../lib/index.js';
-import { randomF32, rng } from './helpers.js';
-import { decodeWeights, matmulBlocksRef, matmulI32Ref, quantizeActs, type DecodedW } from './matmul-ref.js';
+import { randomF32, restoreIsaAndThreadsAfterAll, rng } from './helpers.js';
+import { decodeQTensor, matmulBlocksRef, matmulIntActsRef, matmulI32Ref, quantizeActs } from './matmul-ref.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
-});
+const { feat, threads0 } = restoreIsaAndThreadsAfterAll();
 
 const DTYPES: MatmulDType[] = ['q8_0', 'q4_0', 'i8c', 'i4g'];
-
-function decoded(w: QTensor): DecodedW {
-  return decodeWeights({ dtype: w.dtype as MatmulDType, n: w.shape[0], k: w.shape[1], data: w.data, scales: w.scales, zeroPoints: w.zeroPoints, group: w.group });
-}
 
 /**
  * The f32 bound (matmul.h). The kernels compute y = sum_b f32(f32(dw_b * dx_b) * f32(isum_b)) in f32 with
@@ -78,7 +67,7 @@ describe('matmul f32 activations against a float64 reference', () => {
           seed++;
           const w = weightsFor(dtype, n, k, seed);
           const x = randomF32(m * k, seed * 7);
-          const ref = matmulBlocksRef(decoded(w), quantizeActs(x, m, k, k), m);
+          const ref = matmulBlocksRef(decodeQTensor(w), quantizeActs(x, m, k, k), m);
           const what = `${isa} ${dtype} m=${m} n=${n} k=${k}`;
           const y = matmulSync(w, x);
           expectWithin(y, ref, Math.ceil(k / 32), what);
@@ -100,7 +89,7 @@ describe('matmul f32 activations against a float64 reference', () => {
     for (const dtype of DTYPES) {
       const w = weightsFor(dtype, 3, k, 3);
       const x = randomF32(2 * k, 9);
-      const ref = matmulBlocksRef(decoded(w), quantizeActs(x, 2, k, k), 2);
+      const ref = matmulBlocksRef(decodeQTensor(w), quantizeActs(x, 2, k, k), 2);
       expectWithin(await matmul(w, x), ref, k / 32, `deep ${dtype}`);
     }
   });
@@ -125,7 +114,7 @@ describe('matmul f32 activations against a float64 reference', () => {
       setIsa(isa);
       for (const dtype of DTYPES) {
         const w = dtype === 'i4g' ? quantizeSync(wf, { dtype, shape: [n, k], group: 32, symmetric: true }) : quantizeSync(wf, { dtype, shape: [n, k] });
-        const ref = matmulBlocksRef(decoded(w), quantizeActs(x, m, k, k), m);
+        const ref = matmulBlocksRef(decodeQTensor(w), quantizeActs(x, m, k, k), m);
         expectWithin(matmulSync(w, x), ref, k / 32, `cancel ${isa} ${dtype}`);
         packSync(w);
         expectWithin(matmulSync(w, x), ref, k / 32, `cancel ${isa} ${dtype} packed`);
@@ -220,34 +209,8 @@ describe('matmul int8 activations', () => {
         const xd = unsigned ? new Uint8Array(m * k).map(() => Math.floor(r() * 256)) : new Int8Array(m * k).map(() => Math.floor(r() * 256) - 128);
         const xScales = new Float32Array(m).map(() => r() * 0.1);
         const xZeroPoints = new Int32Array(m).map((_, i) => (i % 2 ? 0 : unsigned ? 128 + i : i - 3));
-        const dw = decoded(w);
-        // exact terms with the kernels' view of x (u8 seen as x - 128, zero point zp - 128)
-        const off = unsigned ? 128 : 0;
-        const acts = { q: new Int32Array(m * dw.kb * 32), d: new Float64Array(m * dw.kb), kb: dw.kb };
-        for (let i = 0; i < m; i++) {
-          for (let j = 0; j < k; j++) acts.q[i * dw.kb * 32 + j] = xd[i * k + j]! - off;
-          acts.d.fill(xScales[i]!, i * dw.kb, (i + 1) * dw.kb);
-        }
-        const ref = matmulBlocksRef(dw, acts, m);
-        for (let i = 0; i < m; i++) {
-          const zp = xZeroPoints[i]! - off;
-          for (let rr = 0; rr < n; rr++) {
-            let wsum = 0;
-            let wabs = 0;
-            for (let b = 0; b < dw.kb; b++) {
-              let s = 0;
-              let sa = 0;
-              for (let j = 0; j < 32; j++) {
-                s += dw.q[(rr * dw.kb + b) * 32 + j]!;
-                sa += Math.abs(dw.q[(rr * dw.kb + b) * 32 + j]!);
-              }
-              wsum += dw.d[rr * dw.kb + b]! * s;
-              wabs += Math.abs(dw.d[rr * dw.kb + b]!) * sa;
-            }
-            ref.y[i * n + rr]! -= xScales[i]! * zp * wsum;
-            ref.s[i * n + rr]! += Math.abs(xScales[i]! * zp) * wabs; // the epilogue's own f32 sum (nb terms + 3 roundings)
-          }
-        }
+        const dw = decodeQTensor(w);
+        const ref = matmulIntActsRef(dw, xd, m, k, xScales, xZeroPoints);
         const x = Tensor.from(xd, [m, k]);
         const y = matmulSync(w, x, { xScales, xZeroPoints });
         expectWithin(y, ref, dw.kb + 2, `${dtype} ${unsigned ? 'u8' : 'i8'}`);

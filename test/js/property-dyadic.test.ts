@@ -11,13 +11,11 @@
  * buffers (property-util.ts); a result never changes when the guards do.
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Tensor,
   addRescale,
   addRescaleSync,
-  cpuFeatures,
-  getThreads,
   iGelu,
   iGeluSync,
   layerNormInt,
@@ -43,41 +41,23 @@ import {
   softmaxIntSync,
   type DyadicParams,
 } from '../../lib/index.js';
+import { mulDyadicRef, restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { SPECIAL_SCALES, atEnd, count, expectSameBits, outcome, outcomeAsync, params, reguard, scaleArb, snapshot, tally } from './property-util.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
+const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-dyadic runs:', JSON.stringify(Object.fromEntries(tally)));
 });
 
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;
 
-function floorDiv(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
-}
 function clampBig(v: bigint, lo: number, hi: number): number {
   return v < BigInt(lo) ? lo : v > BigInt(hi) ? hi : Number(v);
 }
 
-/** The rounding rule of lib/ops/dyadic.ts, in exact integer arithmetic (an independent evaluation). */
+/** The rounding rule of lib/ops/dyadic.ts in exact integer arithmetic (helpers.ts), then the zero point and the clamp. */
 function requantRef(x: number, m: number, s: number, zp: number, lo: number, hi: number): number {
-  let xp = BigInt(x);
-  if (s < 31) xp = BigInt(clampBig(xp * (1n << BigInt(31 - s)), I32_MIN, I32_MAX));
-  let h: bigint;
-  if (xp === BigInt(I32_MIN) && m === I32_MIN) h = BigInt(I32_MAX);
-  else h = floorDiv(xp * BigInt(m) + (1n << 30n), 1n << 31n);
-  let y = h;
-  if (s > 31) {
-    const div = 1n << BigInt(s - 31);
-    const half = div >> 1n;
-    y = h >= 0n ? (h + half) / div : -((-h + half) / div);
-  }
-  return clampBig(y + BigInt(zp), lo, hi);
+  return clampBig(mulDyadicRef(x, { m, s }) + BigInt(zp), lo, hi);
 }
 
 const int32Arb = fc.oneof(

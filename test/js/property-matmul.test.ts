@@ -9,13 +9,11 @@
  * bytes before them (and between strided rows): the result must not change when the guards do.
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BitflashDisposedError,
   QTensor,
   Tensor,
-  cpuFeatures,
-  getThreads,
   matmul,
   matmulInfo,
   matmulSync,
@@ -26,16 +24,12 @@ import {
   setThreads,
   type MatmulDType,
 } from '../../lib/index.js';
-import { decodeWeights, matmulBlocksRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
+import { decodeQTensor, matmulBlocksRef, matmulIntActsRef, matmulI32Ref, type DecodedW } from './matmul-ref.js';
 import { quantizeActs } from './matmul-ref.js';
-import { f32ToF16 } from './helpers.js';
-import { atEnd, count, expectSameBits, isTypedError, outcome, outcomeAsync, params, reguard, scaleArb, snapshot, stridedAtEnd, tally } from './property-util.js';
+import { f32ToF16, restoreIsaAndThreadsAfterAll } from './helpers.js';
+import { atEnd, count, expectSameBits, isTypedError, outcome, outcomeAsync, params, prng, reguard, scaleArb, snapshot, stridedAtEnd, tally } from './property-util.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
+const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-matmul runs:', JSON.stringify(Object.fromEntries(tally)));
 });
 const F32_MAX = 3.4028234663852886e38;
@@ -98,16 +92,6 @@ const caseArb: fc.Arbitrary<Case> = fc
   });
 
 /** A small deterministic PRNG per case (fast-check shrinks the seed). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Built {
   w: QTensor;
   arrays: object[]; // guarded arrays
@@ -160,10 +144,6 @@ function buildWeights(c: Case, r: () => number): Built | { error: unknown } {
   expect(o.ok, 'fromMatMulNBits accepts iff every scale is finite').toBe(valid);
   if (!o.ok) return { error: o.error };
   return { w: o.value, arrays: zeroPoints ? [B, scales, zeroPoints] : [B, scales], wValid: true };
-}
-
-function decoded(w: QTensor): DecodedW {
-  return decodeWeights({ dtype: w.dtype as MatmulDType, n: w.shape[0], k: w.shape[1], data: w.data, scales: w.scales, zeroPoints: w.zeroPoints, group: w.group });
 }
 
 interface XBuilt {
@@ -225,46 +205,23 @@ function markOverflow(s: Float64Array, dw: DecodedW, dx: Float64Array, m: number
 function reference(c: Case, w: QTensor, xb: XBuilt): { kind: 'f32'; y: Float64Array; s: Float64Array; nb: number } | { kind: 'i32'; y: Int32Array } {
   const { m, n, k } = c;
   if (c.i32) return { kind: 'i32', y: matmulI32Ref(new Int8Array(w.data.buffer, w.data.byteOffset, n * k), n, k, xb.dense as Int8Array, m, k) };
-  const dw = decoded(w);
+  const dw = decodeQTensor(w);
   if (xb.dense instanceof Float32Array) {
     const acts = quantizeActs(xb.dense, m, k, k);
     const ref = matmulBlocksRef(dw, acts, m);
     markOverflow(ref.s, dw, acts.d, m, n);
     return { kind: 'f32', ...ref, nb: dw.kb };
   }
-  // int8 / uint8 activations: the kernels' exact terms (u8 seen as x - 128, zero point zp - 128), see matmul.test.ts
-  const off = xb.dense instanceof Uint8Array ? 128 : 0;
-  const acts = { q: new Int32Array(m * dw.kb * 32), d: new Float64Array(m * dw.kb), kb: dw.kb };
+  // int8 / uint8 activations: the kernels' exact terms (matmulIntActsRef)
+  const ref = matmulIntActsRef(dw, xb.dense, m, k, xb.xScales!, xb.xZeroPoints);
+  markOverflow(ref.s, dw, ref.acts.d, m, n);
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < k; j++) acts.q[i * dw.kb * 32 + j] = xb.dense[i * k + j]! - off;
-    acts.d.fill(xb.xScales![i]!, i * dw.kb, (i + 1) * dw.kb);
+    // the epilogue's f32 terms can leave the f32 range too: sx * zp' (u8: zp - 128; xScales 3e38) and the
+    // row's sum of real weights (an i4g scale of 3e38 times a few codes)
+    const e = Math.abs(xb.xScales![i]! * ((xb.xZeroPoints ? xb.xZeroPoints[i]! : 0) - ref.off));
+    for (let rr = 0; rr < n; rr++) if (e > F32_MAX || ref.wabs[rr]! > F32_MAX || e * ref.wabs[rr]! > F32_MAX) ref.s[i * n + rr] = Infinity;
   }
-  const ref = matmulBlocksRef(dw, acts, m);
-  markOverflow(ref.s, dw, acts.d, m, n);
-  for (let i = 0; i < m; i++) {
-    const zp = (xb.xZeroPoints ? xb.xZeroPoints[i]! : 0) - off;
-    for (let rr = 0; rr < n; rr++) {
-      let wsum = 0;
-      let wabs = 0;
-      for (let b = 0; b < dw.kb; b++) {
-        let s = 0;
-        let sa = 0;
-        for (let j = 0; j < 32; j++) {
-          s += dw.q[(rr * dw.kb + b) * 32 + j]!;
-          sa += Math.abs(dw.q[(rr * dw.kb + b) * 32 + j]!);
-        }
-        wsum += dw.d[rr * dw.kb + b]! * s;
-        wabs += Math.abs(dw.d[rr * dw.kb + b]!) * sa;
-      }
-      ref.y[i * n + rr]! -= xb.xScales![i]! * zp * wsum;
-      ref.s[i * n + rr]! += Math.abs(xb.xScales![i]! * zp) * wabs;
-      // the epilogue's f32 terms can leave the f32 range too: sx * zp' (u8: zp - 128; xScales 3e38) and the
-      // row's sum of real weights (an i4g scale of 3e38 times a few codes)
-      const e = Math.abs(xb.xScales![i]! * zp);
-      if (e > F32_MAX || wabs > F32_MAX || e * wabs > F32_MAX) ref.s[i * n + rr] = Infinity;
-    }
-  }
-  return { kind: 'f32', ...ref, nb: dw.kb + 2 };
+  return { kind: 'f32', y: ref.y, s: ref.s, nb: dw.kb + 2 };
 }
 
 /**

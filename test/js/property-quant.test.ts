@@ -9,15 +9,13 @@
  * at the end of guarded buffers (property-util.ts).
  */
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BitflashError,
   QTensor,
   Tensor,
-  cpuFeatures,
   dequantize,
   dequantizeSync,
-  getThreads,
   matmul,
   matmulSync,
   quantize,
@@ -26,27 +24,13 @@ import {
   setThreads,
   type QuantizeDType,
 } from '../../lib/index.js';
-import { q8_0Reference } from './helpers.js';
+import { q8_0Reference, restoreIsaAndThreadsAfterAll } from './helpers.js';
 import { decodeWeights, q4_0Reference } from './matmul-ref.js';
-import { atEnd, count, expectSameBits, outcome, outcomeAsync, params, reguard, snapshot, stridedAtEnd, tally } from './property-util.js';
+import { atEnd, count, expectSameBits, outcome, outcomeAsync, params, prng, reguard, snapshot, stridedAtEnd, tally } from './property-util.js';
 
-const feat = cpuFeatures();
-const threads0 = getThreads();
-afterAll(() => {
-  setIsa(feat.cap);
-  setThreads(threads0);
+const { feat } = restoreIsaAndThreadsAfterAll(() => {
   if (process.env.BITFLASH_PROPERTY_RUNS) console.log('property-quant runs:', JSON.stringify(Object.fromEntries(tally)));
 });
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const QDTYPES: QuantizeDType[] = ['q8_0', 'q4_0', 'i8c', 'i4g', 'tq1_0', 'tq2_0', 'i2_s'];
 

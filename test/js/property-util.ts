@@ -153,6 +153,17 @@ export function reguard(seed: number, ...arrays: object[]): void {
   }
 }
 
+/** A seeded PRNG of uniform [0, 1) (mulberry32; seed 0 is taken as 1) for the values a property builds from its case's seed. */
+export function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 /** Bit-for-bit equality of two typed arrays (NaN payloads included). */
 export function expectSameBits(a: ArrayBufferView, b: ArrayBufferView, what: string): void {
   const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

@@ -69,15 +69,10 @@ void requantize__avx2(const int32_t* in, size_t n, const Dyadic* mult, bool per_
       default: store8_i8(static_cast<int8_t*>(out) + i, v); break;
     }
   }
-  for (; i < n; i++) {
-    const Dyadic d = per_channel ? mult[i] : mult[0];
-    const int32_t v = dyadic_detail::clamp_i32(static_cast<int64_t>(dyadic_detail::mul_dyadic(in[i], d)) + zero_point, lo, hi);
-    switch (out_type) {
-      case DType::u8: static_cast<uint8_t*>(out)[i] = static_cast<uint8_t>(v); break;
-      case DType::i16: static_cast<int16_t*>(out)[i] = static_cast<int16_t>(v); break;
-      default: static_cast<int8_t*>(out)[i] = static_cast<int8_t>(v); break;
-    }
-  }
+  // the tail: the scalar reference on the elements left
+  if (i < n)
+    requantize__ref(in + i, n - i, per_channel ? mult + i : mult, per_channel, zero_point, out_type,
+                    static_cast<uint8_t*>(out) + i * (out_type == DType::i16 ? 2 : 1));
 }
 
 }  // namespace bitflash

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include "bitflash/fmatmul.h"
+#include "bitflash/fmatmul-tiles-inl.h"
 
 namespace bitflash {
 namespace {
@@ -47,39 +48,21 @@ void tile(const void* const* wr, size_t k, const float* x, size_t ldx, float* y,
     }
 }
 
-template <bool F16, int M>
-void rows(const void* w, size_t ws, size_t k, const float* x, size_t ldx, float* y, size_t ldy, size_t n0, size_t n1) {
-  size_t r = n0;
-  for (; r + 4 <= n1; r += 4) {
-    const void* wr[4];
-    for (int a = 0; a < 4; a++) wr[a] = static_cast<const uint8_t*>(w) + (r + a) * ws;
-    tile<F16, 4, M>(wr, k, x, ldx, y, ldy, r);
+// the tile for fmatmul_tiles::run
+struct Tile {
+  template <bool F16, int R, int M>
+  static void tile(const void* const* wr, size_t k, const float* x, size_t ldx, float* y, size_t ldy, size_t r0) {
+    bitflash::tile<F16, R, M>(wr, k, x, ldx, y, ldy, r0);
   }
-  for (; r < n1; r++) {
-    const void* wr[1] = {static_cast<const uint8_t*>(w) + r * ws};
-    tile<F16, 1, M>(wr, k, x, ldx, y, ldy, r);
-  }
-}
-
-template <bool F16>
-void run(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1) {
-  size_t i = 0;
-  for (; i + 4 <= m; i += 4) rows<F16, 4>(w, ws, k, x + i * ldx, ldx, y + i * ldy, ldy, n0, n1);
-  switch (m - i) {
-    case 3: rows<F16, 3>(w, ws, k, x + i * ldx, ldx, y + i * ldy, ldy, n0, n1); break;
-    case 2: rows<F16, 2>(w, ws, k, x + i * ldx, ldx, y + i * ldy, ldy, n0, n1); break;
-    case 1: rows<F16, 1>(w, ws, k, x + i * ldx, ldx, y + i * ldy, ldy, n0, n1); break;
-    default: break;
-  }
-}
+};
 
 }  // namespace
 
 void f32_f32_matmul_4x4__avx2(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1) {
-  run<false>(w, ws, k, x, ldx, m, y, ldy, n0, n1);
+  fmatmul_tiles::run<Tile, false>(w, ws, k, x, ldx, m, y, ldy, n0, n1);
 }
 void f16_f32_matmul_4x4__avx2(const void* w, size_t ws, size_t k, const float* x, size_t ldx, size_t m, float* y, size_t ldy, size_t n0, size_t n1) {
-  run<true>(w, ws, k, x, ldx, m, y, ldy, n0, n1);
+  fmatmul_tiles::run<Tile, true>(w, ws, k, x, ldx, m, y, ldy, n0, n1);
 }
 
 }  // namespace bitflash

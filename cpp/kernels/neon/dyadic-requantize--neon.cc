@@ -59,18 +59,10 @@ void requantize__neon(const int32_t* in, size_t n, const Dyadic* mult, bool per_
     else if (d.s == 31) requant_uniform<false, false>(in, n, d, zero_point, out_type, out, &i);
     else requant_uniform<false, true>(in, n, d, zero_point, out_type, out, &i);
   }
-  int32_t lo = -128, hi = 127;
-  if (out_type == DType::u8) lo = 0, hi = 255;
-  if (out_type == DType::i16) lo = -32768, hi = 32767;
-  for (; i < n; i++) {
-    const Dyadic d = per_channel ? mult[i] : mult[0];
-    const int32_t v = dyadic_detail::clamp_i32(static_cast<int64_t>(dyadic_detail::mul_dyadic(in[i], d)) + zero_point, lo, hi);
-    switch (out_type) {
-      case DType::u8: static_cast<uint8_t*>(out)[i] = static_cast<uint8_t>(v); break;
-      case DType::i16: static_cast<int16_t*>(out)[i] = static_cast<int16_t>(v); break;
-      default: static_cast<int8_t*>(out)[i] = static_cast<int8_t>(v); break;
-    }
-  }
+  // the tail: the scalar reference on the elements left
+  if (i < n)
+    requantize__ref(in + i, n - i, per_channel ? mult + i : mult, per_channel, zero_point, out_type,
+                    static_cast<uint8_t*>(out) + i * (out_type == DType::i16 ? 2 : 1));
 }
 
 }  // namespace bitflash
