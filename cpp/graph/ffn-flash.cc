@@ -13,7 +13,7 @@
 #include "bitflash/quant.h"
 #include "bitflash/threadpool.h"
 #include "flash-state.h"
-#include "sparse-ffn.h"
+#include "bitflash/axpy.h"
 #include "../ref/matmul-kernels.h"
 
 namespace bitflash::graph {

@@ -1,4 +1,4 @@
-// The flash FFN's per-neuron axpy kernels: the AVX2 path equals the scalar reference bit for bit
+// The flash FFN's per-neuron axpy kernels: every path (AVX2, NEON) equals the scalar reference bit for bit
 // (both compute y[j] = fmaf(c * d_b, q_j, y[j])) on random blocks, extreme scales and values, and
 // the reference agrees with "decode the row to f32, then y += c * w" within one rounding of each
 // product (the two differ only in where c is applied).
@@ -9,12 +9,14 @@
 #include <random>
 #include <vector>
 
-#include "../../cpp/graph/sparse-ffn.h"
+#include <string>
+
+#include "bitflash/axpy.h"
 #include "bitflash/isa.h"
 #include "bitflash/quant.h"
+#include "test-util.h"
 
 using namespace bitflash;
-using namespace bitflash::graph;
 
 namespace {
 template <class B>
@@ -32,32 +34,41 @@ std::vector<B> random_blocks(size_t nb, std::mt19937& g, bool extreme) {
 }
 }  // namespace
 
-TEST_CASE("axpy q4_0 / q8_0: AVX2 equals the scalar reference bit for bit") {
-#if defined(__x86_64__)
-  if (!cpu_supports(Isa::avx2)) return;
+TEST_CASE("axpy q4_0 / q8_0: every path equals the scalar reference bit for bit") {
+  test::CapGuard guard;
   std::mt19937 g(7);
   std::uniform_real_distribution<float> u(-3.0f, 3.0f);
-  for (size_t nb : {1, 2, 7, 128, 344}) {
-    for (int extreme = 0; extreme < 2; extreme++) {
-      for (float c : {0.37f, -1.5e3f, 0.0f, 1e-20f}) {
-        auto b4 = random_blocks<block_q4_0>(nb, g, extreme);
-        auto b8 = random_blocks<block_q8_0>(nb, g, extreme);
-        std::vector<float> y0(nb * 32), y1, y2, y3;
-        for (float& v : y0) v = u(g);
-        y1 = y0;
-        y2 = y0;
-        axpy_q4_0__ref(b4.data(), nb, c, y1.data());
-        axpy_q4_0__avx2(b4.data(), nb, c, y2.data());
-        CHECK(std::memcmp(y1.data(), y2.data(), y1.size() * 4) == 0);
-        y1 = y0;
-        y3 = y0;
-        axpy_q8_0__ref(b8.data(), nb, c, y1.data());
-        axpy_q8_0__avx2(b8.data(), nb, c, y3.data());
-        CHECK(std::memcmp(y1.data(), y3.data(), y1.size() * 4) == 0);
+  for (Isa isa : test::host_isas()) {
+    set_isa_cap(isa);
+    const char *n4 = nullptr, *n8 = nullptr;
+    const AxpyFn k4 = axpy_kernel(DType::q4_0, &n4), k8 = axpy_kernel(DType::q8_0, &n8);
+    REQUIRE((k4 != nullptr));
+    REQUIRE((k8 != nullptr));
+    // each path names its own kernel (scalar the reference; avx2 and above the AVX2 one; neon and above NEON)
+    const std::string want = isa == Isa::scalar ? "__ref" : static_cast<int>(isa) >= static_cast<int>(Isa::neon) ? "__neon" : "__avx2";
+    CHECK_MESSAGE(std::string(n4).find(want) != std::string::npos, n4);
+    CHECK_MESSAGE(std::string(n8).find(want) != std::string::npos, n8);
+    for (size_t nb : {1, 2, 7, 128, 344}) {
+      for (int extreme = 0; extreme < 2; extreme++) {
+        for (float c : {0.37f, -1.5e3f, 0.0f, 1e-20f}) {
+          auto b4 = random_blocks<block_q4_0>(nb, g, extreme);
+          auto b8 = random_blocks<block_q8_0>(nb, g, extreme);
+          std::vector<float> y0(nb * 32), y1, y2;
+          for (float& v : y0) v = u(g);
+          y1 = y0;
+          y2 = y0;
+          axpy_q4_0__ref(b4.data(), nb, c, y1.data());
+          k4(b4.data(), nb, c, y2.data());
+          CHECK_MESSAGE(std::memcmp(y1.data(), y2.data(), y1.size() * 4) == 0, n4, " nb=", nb, " c=", c);
+          y1 = y0;
+          y2 = y0;
+          axpy_q8_0__ref(b8.data(), nb, c, y1.data());
+          k8(b8.data(), nb, c, y2.data());
+          CHECK_MESSAGE(std::memcmp(y1.data(), y2.data(), y1.size() * 4) == 0, n8, " nb=", nb, " c=", c);
+        }
       }
     }
   }
-#endif
 }
 
 TEST_CASE("axpy reference against decode-then-multiply") {
