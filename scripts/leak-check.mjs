@@ -157,22 +157,35 @@ async function measure(entry) {
     warm += perRound;
     await settle();
   }
-  const before = rssMiB();
-  let done = 0;
-  let peak = before;
-  const t0 = performance.now();
-  for (let r = 0; r < ROUNDS && done < calls; r++) {
-    const n = Math.min(perRound, calls - done);
-    await runN(n, warm + done);
-    done += n;
-    await settle();
-    peak = Math.max(peak, rssMiB());
-    if (process.env.LEAK_TRACE) console.error(`${entry.name}: round ${r + 1}: ${rssMiB().toFixed(1)} MiB`);
+  const window = async (offset) => {
+    const before = rssMiB();
+    let done = 0;
+    let peak = before;
+    const t0 = performance.now();
+    for (let r = 0; r < ROUNDS && done < calls; r++) {
+      const n = Math.min(perRound, calls - done);
+      await runN(n, offset + done);
+      done += n;
+      await settle();
+      peak = Math.max(peak, rssMiB());
+      if (process.env.LEAK_TRACE) console.error(`${entry.name}: round ${r + 1}: ${rssMiB().toFixed(1)} MiB`);
+    }
+    const after = rssMiB();
+    return { before, after, done, peak, seconds: (performance.now() - t0) / 1000, growth: ((after - before) / before) * 100 };
+  };
+  // A leak grows in every window; a one-time step of the allocator (a new malloc arena or heap
+  // segment, V8 resizing a space) does not come back. So a window over the limit is followed by a
+  // second, equal window, and the entry passes only if that one stays under the limit; both are reported.
+  let w = await window(warm);
+  let firstGrowthPct;
+  if (w.growth >= LIMIT) {
+    firstGrowthPct = w.growth;
+    w = await window(warm + w.done);
   }
-  const seconds = (performance.now() - t0) / 1000;
-  const after = rssMiB();
-  const growth = ((after - before) / before) * 100;
-  return { name: entry.name, warmupCalls: warm, calls: done, rounds: ROUNDS, rssBeforeMiB: before, rssAfterMiB: after, peakMiB: peak, growthPct: growth, seconds, ok: growth < LIMIT };
+  return {
+    name: entry.name, warmupCalls: warm, calls: w.done, rounds: ROUNDS, rssBeforeMiB: w.before, rssAfterMiB: w.after, peakMiB: w.peak,
+    growthPct: w.growth, ...(firstGrowthPct !== undefined ? { firstGrowthPct } : {}), seconds: w.seconds, ok: w.growth < LIMIT,
+  };
 }
 
 const list = (await entries()).filter((e) => !ONLY || ONLY.some((o) => e.name.startsWith(o)));
@@ -187,7 +200,7 @@ if (!JSON_OUT) {
   console.log(`leak check: ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'cpu'} (${os.cpus().length} cpus), Node ${process.version}, ${ROUNDS} rounds with GC between, limit ${LIMIT} %`);
   console.log('| entry point | calls | RSS before (MiB) | RSS after (MiB) | growth |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
-  for (const r of rows) console.log(`| ${r.name} | ${r.calls.toLocaleString('en-US')} | ${f(r.rssBeforeMiB)} | ${f(r.rssAfterMiB)} | ${r.growthPct >= 0 ? '+' : ''}${r.growthPct.toFixed(2)} % |`);
+  for (const r of rows) console.log(`| ${r.name} | ${r.calls.toLocaleString('en-US')} | ${f(r.rssBeforeMiB)} | ${f(r.rssAfterMiB)} | ${r.growthPct >= 0 ? '+' : ''}${r.growthPct.toFixed(2)} %${r.firstGrowthPct !== undefined ? ` (second window; the first grew ${r.firstGrowthPct.toFixed(2)} %)` : ''} |`);
   console.log(`total ${rows.reduce((a, r) => a + r.calls, 0).toLocaleString('en-US')} calls in ${rows.reduce((a, r) => a + r.seconds, 0).toFixed(0)} s`);
 }
 const failed = rows.filter((r) => !r.ok);
