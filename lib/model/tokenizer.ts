@@ -44,6 +44,55 @@ function strings(f: GGUFFile, key: string): string[] {
   return v as string[];
 }
 
+/** A binary heap: pop() returns the element for which `first` holds against every other. */
+class Heap<T> {
+  private readonly a: T[] = [];
+  constructor(private readonly first: (x: T, y: T) => boolean) {}
+  get size(): number {
+    return this.a.length;
+  }
+  push(c: T): void {
+    const a = this.a;
+    a.push(c);
+    let i = a.length - 1;
+    while (i > 0) {
+      const pi = (i - 1) >> 1;
+      if (!this.first(a[i]!, a[pi]!)) break;
+      [a[i], a[pi]] = [a[pi]!, a[i]!];
+      i = pi;
+    }
+  }
+  pop(): T {
+    const a = this.a;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1;
+        let m = i;
+        if (l < a.length && this.first(a[l]!, a[m]!)) m = l;
+        if (r < a.length && this.first(a[r]!, a[m]!)) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** A doubly linked list over n symbols (-1 ends it), all alive: merges unlink the right one. */
+function symbolList(n: number): { prev: Int32Array; next: Int32Array; alive: Uint8Array } {
+  const prev = new Int32Array(n), next = new Int32Array(n), alive = new Uint8Array(n).fill(1);
+  for (let i = 0; i < n; i++) {
+    prev[i] = i - 1;
+    next[i] = i + 1 < n ? i + 1 : -1;
+  }
+  return { prev, next, alive };
+}
+
 abstract class Base implements Tokenizer {
   abstract readonly model: 'llama' | 'gpt2';
   readonly vocabSize: number;
@@ -182,53 +231,20 @@ class SpmTokenizer extends Base {
     // Symbols: one per code point, in a doubly linked list.
     const sym = Array.from(text);
     const n = sym.length;
-    const prev = new Int32Array(n), next = new Int32Array(n), alive = new Uint8Array(n).fill(1);
-    for (let i = 0; i < n; i++) {
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
+    const { prev, next, alive } = symbolList(n);
     // Max-heap of candidate merges: highest score first, then leftmost.
     type Cand = { left: number; right: number; score: number; text: string };
-    const heap: Cand[] = [];
-    const better = (a: Cand, b: Cand) => a.score > b.score || (a.score === b.score && a.left < b.left);
-    const push = (c: Cand) => {
-      heap.push(c);
-      let i = heap.length - 1;
-      while (i > 0) {
-        const pi = (i - 1) >> 1;
-        if (!better(heap[i]!, heap[pi]!)) break;
-        [heap[i], heap[pi]] = [heap[pi]!, heap[i]!];
-        i = pi;
-      }
-    };
-    const pop = (): Cand => {
-      const top = heap[0]!;
-      const last = heap.pop()!;
-      if (heap.length > 0) {
-        heap[0] = last;
-        let i = 0;
-        for (;;) {
-          const l = 2 * i + 1, r = l + 1;
-          let m = i;
-          if (l < heap.length && better(heap[l]!, heap[m]!)) m = l;
-          if (r < heap.length && better(heap[r]!, heap[m]!)) m = r;
-          if (m === i) break;
-          [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-          i = m;
-        }
-      }
-      return top;
-    };
+    const heap = new Heap<Cand>((a: Cand, b: Cand) => a.score > b.score || (a.score === b.score && a.left < b.left));
     const tryAdd = (l: number, r: number) => {
       if (l < 0 || r < 0) return;
       const t = sym[l]! + sym[r]!;
       const id = this.pieceToId.get(t);
       if (id === undefined) return;
-      push({ left: l, right: r, score: this.scores[id]!, text: t });
+      heap.push({ left: l, right: r, score: this.scores[id]!, text: t });
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-    while (heap.length > 0) {
-      const c = pop();
+    while (heap.size > 0) {
+      const c = heap.pop();
       // Stale: one side already merged into something else.
       if (!alive[c.left] || !alive[c.right] || sym[c.left]! + sym[c.right]! !== c.text || next[c.left] !== c.right) continue;
       sym[c.left] = c.text;
@@ -342,52 +358,19 @@ class BpeTokenizer extends Base {
     // A heap of candidate pairs over a linked list of symbols: O(n log n) in the word's length (the
     // rescan of every pair after each merge was quadratic: a 16 KB word without spaces took minutes).
     const n = sym.length;
-    const prev = new Int32Array(n), next = new Int32Array(n), alive = new Uint8Array(n).fill(1);
-    for (let i = 0; i < n; i++) {
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
+    const { prev, next, alive } = symbolList(n);
     // Candidates ordered by (rank, left position): the list keeps the symbols' original order, so the
     // smallest left index is the leftmost pair, as the rescan picked.
     type Cand = { left: number; right: number; rank: number; text: string };
-    const heap: Cand[] = [];
-    const before = (a: Cand, b: Cand) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left);
-    const push = (c: Cand) => {
-      heap.push(c);
-      let i = heap.length - 1;
-      while (i > 0) {
-        const pi = (i - 1) >> 1;
-        if (!before(heap[i]!, heap[pi]!)) break;
-        [heap[i], heap[pi]] = [heap[pi]!, heap[i]!];
-        i = pi;
-      }
-    };
-    const pop = (): Cand => {
-      const top = heap[0]!;
-      const last = heap.pop()!;
-      if (heap.length > 0) {
-        heap[0] = last;
-        let i = 0;
-        for (;;) {
-          const l = 2 * i + 1, r = l + 1;
-          let m = i;
-          if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
-          if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
-          if (m === i) break;
-          [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-          i = m;
-        }
-      }
-      return top;
-    };
+    const heap = new Heap<Cand>((a: Cand, b: Cand) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left));
     const tryAdd = (l: number, r: number) => {
       if (l < 0 || r < 0) return;
       const rank = this.ranks.get(`${sym[l]} ${sym[r]}`);
-      if (rank !== undefined) push({ left: l, right: r, rank, text: sym[l]! + sym[r]! });
+      if (rank !== undefined) heap.push({ left: l, right: r, rank, text: sym[l]! + sym[r]! });
     };
     for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-    while (heap.length > 0) {
-      const c = pop();
+    while (heap.size > 0) {
+      const c = heap.pop();
       // stale: a side was merged into something else since the pair was queued
       if (!alive[c.left] || !alive[c.right] || next[c.left] !== c.right || sym[c.left]! + sym[c.right]! !== c.text) continue;
       sym[c.left] = c.text;
