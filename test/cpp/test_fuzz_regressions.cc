@@ -15,6 +15,55 @@
 using namespace bitflash;
 using namespace bitflash::graph;
 
+namespace {
+
+// A file of `bytes` zero bytes at `path` (the bundles of the flash regressions).
+void write_zeros(const std::string& path, size_t bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  REQUIRE(fd >= 0);
+  std::vector<uint8_t> zeros(bytes, 0);
+  REQUIRE(::pwrite(fd, zeros.data(), zeros.size(), 0) == static_cast<ssize_t>(zeros.size()));
+  ::close(fd);
+}
+
+// One flash layer over the bundle file: embed (f32 table `emb`, 1 x E) then ffn_flash with the f32
+// gate (F x E), buffered reads, one reader.
+PlanSpec one_layer_flash_plan(const std::string& path, size_t E, size_t F, const std::vector<float>& emb, const std::vector<float>& gate,
+                              size_t row_bytes, DType row_type, size_t bundle_bytes, uint32_t slots, bool record) {
+  auto f = std::make_shared<FlashSpec>();
+  f->path = path;
+  f->row_type = row_type;
+  f->n_embd = E;
+  f->n_ff = F;
+  f->row_bytes = row_bytes;
+  f->bundle_bytes = bundle_bytes;
+  f->read_bytes = bundle_bytes;
+  f->layer_offsets = {0};
+  f->thresholds = {0};
+  f->slots_per_layer = slots;
+  f->readers = 1;
+  f->direct = false;
+  f->record = record;
+  PlanSpec s;
+  s.slots = {SlotSpec{E, false}, SlotSpec{E, false}};
+  s.weights = {WeightSpec{DType::f32, 1, E, emb.data(), emb.size() * 4}, WeightSpec{DType::f32, F, E, gate.data(), gate.size() * 4}};
+  OpSpec embed, ffn;
+  embed.op = OpCode::embed;
+  embed.w = 0;
+  embed.out = 0;
+  ffn.op = OpCode::ffn_flash;
+  ffn.a = 0;
+  ffn.out = 1;
+  ffn.w = 1;
+  ffn.layer = 0;
+  s.ops = {embed, ffn};
+  s.output_slot = 1;
+  s.flash = f;
+  return s;
+}
+
+}  // namespace
+
 TEST_CASE("fuzz_plan regression: an op without an input may carry any slot index in `a`") {
   // embed has no input slot; step() used to read slots[a] to count rows, out of bounds for a = 7.
   std::vector<float> emb = {1, 2, 3, 4, 5, 6};  // 3 tokens x 2
@@ -43,45 +92,11 @@ TEST_CASE("fuzz_flash regression: rowBytes must be one row of nEmbd values of th
   // rowBytes smaller than the row let decode_row read a whole row of nEmbd values from each bundle
   // position, past the neuron cache slot (heap overflow).
   const std::string path = "/tmp/bitflash-fuzz-regression-" + std::to_string(getpid());
-  {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(fd >= 0);
-    std::vector<uint8_t> zeros(4 * 4096, 0);
-    REQUIRE(::pwrite(fd, zeros.data(), zeros.size(), 0) == static_cast<ssize_t>(zeros.size()));
-    ::close(fd);
-  }
+  write_zeros(path, 4 * 4096);
   const size_t E = 1000, F = 2;  // f32 rows: 4000 bytes each
   std::vector<float> emb(E, 0.5f), gate(F * E, 0.25f);
   auto make = [&](size_t row_bytes, DType row_type) {
-    auto f = std::make_shared<FlashSpec>();
-    f->path = path;
-    f->row_type = row_type;
-    f->n_embd = E;
-    f->n_ff = F;
-    f->row_bytes = row_bytes;
-    f->bundle_bytes = 8192;
-    f->read_bytes = 8192;
-    f->layer_offsets = {0};
-    f->thresholds = {0};
-    f->slots_per_layer = 1;
-    f->readers = 1;
-    f->direct = false;
-    PlanSpec s;
-    s.slots = {SlotSpec{E, false}, SlotSpec{E, false}};
-    s.weights = {WeightSpec{DType::f32, 1, E, emb.data(), emb.size() * 4}, WeightSpec{DType::f32, F, E, gate.data(), gate.size() * 4}};
-    OpSpec embed, ffn;
-    embed.op = OpCode::embed;
-    embed.w = 0;
-    embed.out = 0;
-    ffn.op = OpCode::ffn_flash;
-    ffn.a = 0;
-    ffn.out = 1;
-    ffn.w = 1;
-    ffn.layer = 0;
-    s.ops = {embed, ffn};
-    s.output_slot = 1;
-    s.flash = f;
-    return s;
+    return one_layer_flash_plan(path, E, F, emb, gate, row_bytes, row_type, 8192, 1, false);
   };
   for (size_t bad : {size_t(100), size_t(3999), size_t(4001)}) {
     try {
@@ -142,44 +157,10 @@ TEST_CASE("fuzz_plan regression: attention needs one row per token in q, k, v an
 TEST_CASE("fuzz_flash regression: an infinite |silu(gate)| goes to the histogram's top bin") {
   // hist_bin cast floor(log2(inf) * 8) to int: undefined behaviour; now clamped first.
   const std::string path = "/tmp/bitflash-fuzz-regression-hist-" + std::to_string(getpid());
-  {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(fd >= 0);
-    std::vector<uint8_t> zeros(2 * 4096, 0);
-    REQUIRE(::pwrite(fd, zeros.data(), zeros.size(), 0) == static_cast<ssize_t>(zeros.size()));
-    ::close(fd);
-  }
+  write_zeros(path, 2 * 4096);
   const size_t E = 32, F = 2;
   std::vector<float> emb(E, 1.0f), gate(F * E, 3.0e38f);  // gate = 32 * 3e38 = inf
-  auto f = std::make_shared<FlashSpec>();
-  f->path = path;
-  f->row_type = DType::f32;
-  f->n_embd = E;
-  f->n_ff = F;
-  f->row_bytes = E * 4;
-  f->bundle_bytes = 4096;
-  f->read_bytes = 4096;
-  f->layer_offsets = {0};
-  f->thresholds = {0};
-  f->slots_per_layer = 2;
-  f->readers = 1;
-  f->direct = false;
-  f->record = true;
-  PlanSpec s;
-  s.slots = {SlotSpec{E, false}, SlotSpec{E, false}};
-  s.weights = {WeightSpec{DType::f32, 1, E, emb.data(), emb.size() * 4}, WeightSpec{DType::f32, F, E, gate.data(), gate.size() * 4}};
-  OpSpec embed, ffn;
-  embed.op = OpCode::embed;
-  embed.w = 0;
-  embed.out = 0;
-  ffn.op = OpCode::ffn_flash;
-  ffn.a = 0;
-  ffn.out = 1;
-  ffn.w = 1;
-  ffn.layer = 0;
-  s.ops = {embed, ffn};
-  s.output_slot = 1;
-  s.flash = f;
+  PlanSpec s = one_layer_flash_plan(path, E, F, emb, gate, E * 4, DType::f32, 4096, 2, true);
   Executor e(std::move(s));
   const int32_t tok = 0;
   std::vector<float> out(E);
