@@ -86,7 +86,8 @@ function lcg(seed: number): () => number {
 function gauss(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
 }
-function erf(x: number): number {
+/** erf by its Maclaurin series to double precision (|x| > 6: +-1); the float64 side of the GELU rows and the tests. */
+export function erf(x: number): number {
   const t = Math.abs(x);
   if (t > 6) return Math.sign(x);
   let sum = 0;

@@ -34,6 +34,7 @@ import {
   softmaxIntSync,
   type Dyadic,
 } from '../../lib/index.js';
+import { erf } from '../../lib/cli/bench-dyadic.js';
 import { mulDyadicRef, restoreIsaAndThreadsAfterAll, rng } from './helpers.js';
 
 const { feat, threads0 } = restoreIsaAndThreadsAfterAll();
@@ -207,20 +208,6 @@ describe('every op on every path equals the scalar path bit for bit', () => {
 
 // ---- accuracy against float64 over the whole int8 range ----
 const gelu64 = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
-function erf(x: number): number {
-  // Abramowitz-Stegun 7.1.26 is too coarse (1.5e-7 is fine for these tolerances, but use a series for exactness)
-  const t = Math.abs(x);
-  if (t > 6) return Math.sign(x);
-  let sum = 0;
-  let term = t;
-  for (let n = 0; n < 200; n++) {
-    const add = term / (2 * n + 1);
-    sum += add;
-    if (Math.abs(add) < 1e-17 * Math.abs(sum)) break;
-    term *= (-t * t) / (n + 1);
-  }
-  return (Math.sign(x) * 2 * sum) / Math.sqrt(Math.PI);
-}
 
 /** Max and mean abs error of y * outScale against f over all 256 int8 inputs. */
 function actErr(y: Int8Array, outScale: number, zp: number, inScale: number, f: (x: number) => number) {
